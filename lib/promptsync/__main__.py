@@ -1,0 +1,3 @@
+from promptsync.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,78 @@
+"""The command line: parse, load configuration once, run, map errors to exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+
+from promptsync import __version__, log, sync, verify
+from promptsync.config import load_settings, parse_tables
+from promptsync.errors import EXIT_FAILED, PromptsyncError
+
+EPILOG = """exit codes: 0 done (verify: all match), 1 differences found (verify, dry run),
+2 usage or configuration error, 3 refused for safety, 4 failed (target unchanged)"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="promptsync",
+        description="Move the prompts table between PostgreSQL environments, verified and atomic.",
+        epilog=EPILOG,
+    )
+    parser.add_argument("--version", action="version", version=f"promptsync {__version__}")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
+    parser.add_argument(
+        "--table", action="append", metavar="TABLE",
+        help="table to sync (repeatable; default PROMPTSYNC_TABLES or prompts)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = commands.add_parser("sync", help="copy SOURCE's tables over TARGET's, verified, atomic")
+    p.add_argument("source", help="local, staging, production (prod), ...")
+    p.add_argument("target")
+    p.add_argument("--force", action="store_true", help="allow overwriting TARGET")
+    p.add_argument("--dry-run", action="store_true", help="show what would change, change nothing")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    p.set_defaults(run=_sync)
+
+    p = commands.add_parser("verify", help="row counts and checksums side by side")
+    p.add_argument("envs", nargs="*", metavar="ENV", help="default: every configured one")
+    p.set_defaults(run=lambda s, a: verify.verify(s, a.envs))
+
+    p = commands.add_parser("check", help="preflight only: connections, tables, versions")
+    p.add_argument("envs", nargs="*", metavar="ENV", help="default: every configured one")
+    p.set_defaults(run=lambda s, a: verify.check(s, a.envs))
+    return parser
+
+
+def _sync(settings, args) -> int:
+    options = sync.Options(
+        force=args.force,
+        dry_run=args.dry_run,
+        yes=args.yes,
+        interactive=sys.stdin.isatty() and sys.stderr.isatty(),
+    )
+    return sync.run(settings, args.source, args.target, options)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    log.set_quiet(args.quiet)
+    try:
+        settings = load_settings()
+        if args.table:
+            settings = dataclasses.replace(
+                settings, tables=parse_tables(",".join(args.table), "--table")
+            )
+        return args.run(settings, args)
+    except PromptsyncError as exc:
+        log.error(str(exc))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        log.error("interrupted: nothing was committed")
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,28 @@
+"""Row count and checksum of a table, computed server-side (no rows leave the server)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from promptsync.session import Session
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    rows: int
+    checksum: str  # 32 hex digits
+
+    @property
+    def short(self) -> str:
+        return self.checksum[:12]
+
+    def __str__(self) -> str:
+        return f"{self.rows:,} rows, checksum {self.short}"
+
+
+def fingerprint(session: Session, rel: str) -> Fingerprint:
+    """`rel` is a quoted, qualified name as returned by sql/table_info.sql."""
+    count, high, low = session.run_file("fingerprint.sql", f"checksumming {rel}", rel=rel)[-1]
+    digest = hashlib.md5(f"{count}:{high}:{low}".encode(), usedforsecurity=False).hexdigest()
+    return Fingerprint(int(count), digest)

@@ -1,0 +1,190 @@
+"""One psql process per database session: we write SQL to its stdin and read results up to a
+marker line. psql runs with ON_ERROR_STOP=1, so any error ends the process (and with it the
+open transaction, which the server rolls back); we turn that into a Failed with psql's message.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import threading
+import uuid
+from collections import deque
+from pathlib import Path
+
+from promptsync import argv
+from promptsync.config import Environment
+from promptsync.errors import CommitUnknown, Failed
+from promptsync.log import redact
+from promptsync.tools import Tools
+
+SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+
+# Messages that mean "try again later" rather than "this will never work".
+TRANSIENT = re.compile(
+    r"connection refused|could not connect|timeout expired|timed out|"
+    r"the database system is (starting up|shutting down|in recovery mode|not yet accepting)|"
+    r"terminating connection|server closed the connection|connection to server .* lost|"
+    r"could not receive data|could not send data|no connection to the server|"
+    r"ssl syscall error|connection reset|broken pipe|lock timeout|deadlock detected|"
+    r"could not serialize access|too many clients|remaining connection slots",
+    re.IGNORECASE,
+)
+
+
+def sql_text(name: str) -> str:
+    return (SQL_DIR / name).read_text()
+
+
+def child_environ(env: Environment) -> dict[str, str]:
+    """Our environment minus any inherited password, plus this database's variables."""
+    base = {k: v for k, v in os.environ.items() if k not in ("PGPASSWORD",)}
+    return {**base, **argv.child_env(env)}
+
+
+def psql_literal(value: object) -> str:
+    """A psql meta-command argument in single quotes (used with \\set)."""
+    text = str(value)
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n") + "'"
+
+
+def reason(stderr_lines: list[str]) -> str:
+    """The one line of psql/pg_dump stderr worth showing."""
+    keep = [line.strip() for line in stderr_lines if line.strip()]
+    for line in reversed(keep):
+        if re.search(r"\b(ERROR|FATAL|PANIC):|error:|failed:", line):
+            line = re.sub(r"^(psql|pg_dump):(<stdin>:\d+: )?( error:)?\s*", "", line)
+            return redact(line.replace("ERROR:  ", "").replace("FATAL:  ", ""))
+    return redact(keep[-1]) if keep else "no message"
+
+
+class Session:
+    """A psql session on one environment."""
+
+    def __init__(self, env: Environment, tools: Tools, label: str | None = None) -> None:
+        self.env = env
+        self.label = label or env.name
+        self._stderr: deque[str] = deque(maxlen=200)
+        self._count = 0
+        self._token = uuid.uuid4().hex
+        self.proc = subprocess.Popen(
+            argv.psql(env, tools.psql),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=child_environ(env),
+            start_new_session=True,  # Ctrl-C reaches us; we decide how the session ends
+            bufsize=1 << 20,
+        )
+        self._reader = threading.Thread(target=self._drain, daemon=True)
+        self._reader.start()
+
+    def _drain(self) -> None:
+        assert self.proc.stderr is not None
+        for raw in self.proc.stderr:
+            self._stderr.append(raw.decode("utf-8", "replace").rstrip("\n"))
+
+    # -- failure ---------------------------------------------------------------------------
+    def failure(self, doing: str) -> Failed:
+        """The error to raise when psql has gone away while we were `doing` something."""
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self._reader.join(timeout=5)
+        why = reason(list(self._stderr))
+        return Failed(
+            f"{doing} on {self.label} ({self.env.display}) failed: {why}",
+            transient=bool(TRANSIENT.search(why)),
+        )
+
+    # -- I/O ------------------------------------------------------------------------------
+    def send(self, data: bytes, doing: str = "loading") -> None:
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(data)
+        except (BrokenPipeError, ValueError, OSError):
+            raise self.failure(doing) from None
+
+    def run(self, sql: str, doing: str = "a query", /, **variables: object) -> list[list[str]]:
+        """Run SQL (psql variables set first); return the result rows as lists of fields."""
+        self._count += 1
+        marker = f"__promptsync_{self._token}_{self._count}__"
+        script = "".join(f"\\set {k} {psql_literal(v)}\n" for k, v in variables.items())
+        self.send(f"{script}{sql}\n\\echo {marker}\n".encode(), doing)
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        try:
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            raise self.failure(doing) from None
+        rows: list[list[str]] = []
+        while True:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise self.failure(doing)
+            text = line.decode("utf-8", "replace").rstrip("\n")
+            if text == marker:
+                return rows
+            if text:
+                rows.append(text.split("\0"))
+
+    def run_file(
+        self, filename: str, doing: str | None = None, /, **variables: object
+    ) -> list[list[str]]:
+        return self.run(sql_text(filename), doing or filename.removesuffix(".sql"), **variables)
+
+    def value(self, sql: str, doing: str = "a query", /, **variables: object) -> str:
+        rows = self.run(sql, doing, **variables)
+        return rows[0][0] if rows and rows[0] else ""
+
+    def commit(self) -> None:
+        """COMMIT; if the connection breaks now, the outcome is unknown and must be looked up."""
+        try:
+            self.run("COMMIT;", "commit")
+        except Failed as exc:
+            raise CommitUnknown(str(exc), transient=True) from None
+
+    # -- ending ---------------------------------------------------------------------------
+    def close(self) -> None:
+        """End the session normally (an open transaction is rolled back by the server)."""
+        if self.proc.poll() is None:
+            try:
+                assert self.proc.stdin is not None
+                self.proc.stdin.close()
+            except OSError:
+                pass
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.abort()
+        self._close_pipes()
+
+    def abort(self) -> None:
+        """End now: cancel the running statement, drop the connection; nothing is committed."""
+        if self.proc.poll() is None:
+            try:
+                self.proc.send_signal(signal.SIGINT)  # psql sends a cancel request
+                self.proc.wait(timeout=3)
+            except (subprocess.TimeoutExpired, OSError):
+                self.proc.kill()
+                self.proc.wait()
+        self._close_pipes()
+
+    def _close_pipes(self) -> None:
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            try:
+                if pipe:
+                    pipe.close()
+            except OSError:
+                pass
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is None:
+            self.close()
+        else:
+            self.abort()

@@ -1,0 +1,299 @@
+"""`promptsync sync SOURCE TARGET`: one verified, atomic promotion of the prompts tables.
+
+  source: a read-only snapshot is exported; its checksum is taken inside it
+  pg_dump --snapshot  ──(COPY data only)──▶  one psql session on the target:
+      BEGIN; load temporary staging tables; check count + checksum against the source;
+      apply only the differences to the live table; check the live checksum; move sequences;
+      COMMIT
+A failure anywhere before COMMIT ends the session, and the server rolls everything back.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass
+
+from promptsync import argv, log, preflight, retry
+from promptsync.config import Environment, Settings, Table, environment
+from promptsync.dumpstream import forward_copy_data
+from promptsync.errors import EXIT_DIFFERENCES, EXIT_OK, CommitUnknown, Failed, Refused
+from promptsync.fingerprint import Fingerprint, fingerprint
+from promptsync.session import TRANSIENT, Session, child_environ, reason, sql_text
+from promptsync.tools import Tools, find_tools
+
+LOCK_TIMEOUT = "5s"
+
+
+@dataclass(frozen=True)
+class Options:
+    force: bool = False
+    dry_run: bool = False
+    yes: bool = False
+    interactive: bool = False  # a person is at a terminal to answer the confirmation
+
+
+@dataclass(frozen=True)
+class Change:
+    inserted: int
+    updated: int
+    deleted: int
+
+    @property
+    def any(self) -> bool:
+        return bool(self.inserted or self.updated or self.deleted)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.inserted:,} to insert, {self.updated:,} to update, "
+            f"{self.deleted:,} to delete"
+        )
+
+
+@dataclass
+class Job:
+    settings: Settings
+    source: Environment
+    target: Environment
+    tables: tuple[Table, ...]
+    tools: Tools
+    options: Options
+    source_prints: dict[Table, Fingerprint] | None = None
+
+
+def run(settings: Settings, source_name: str, target_name: str, options: Options) -> int:
+    source = environment(settings, source_name)
+    target = environment(settings, target_name)
+    if source.name == target.name:
+        raise Refused(f"source and target are both {source.name}: nothing to sync")
+    log.add_secrets([*source.secrets, *target.secrets])
+    job = Job(
+        settings=settings,
+        source=source,
+        target=target,
+        tables=settings.tables,
+        tools=find_tools(settings.get("PROMPTSYNC_PG_BIN")),
+        options=options,
+    )
+    started = time.monotonic()
+    log.info(f"sync {source.name} ({source.display}) -> {target.name} ({target.display})")
+    code = retry.call(settings, lambda: _attempt_or_lookup(job))
+    log.info(f"done in {time.monotonic() - started:.1f} s")
+    return code
+
+
+def _attempt_or_lookup(job: Job) -> int:
+    try:
+        return _attempt(job)
+    except CommitUnknown as exc:
+        # Never retry blindly after a COMMIT whose outcome is unknown: look at the target.
+        log.info(f"the connection broke during COMMIT ({exc}); looking at {job.target.name}")
+        if job.source_prints and _target_matches(job):
+            log.info(f"{job.target.name} holds the new rows: the commit went through")
+            return EXIT_OK
+        raise Failed(f"{exc}; {job.target.name} still holds the old rows", transient=True) from None
+
+
+def _target_matches(job: Job) -> bool:
+    session, _ = preflight.connect(job.target, job.tools)
+    with session:
+        infos = preflight.describe_tables(session, job.tables)
+        prints = {t: fingerprint(session, infos[t].rel) for t in job.tables}
+    return prints == job.source_prints
+
+
+def _attempt(job: Job) -> int:
+    src_env, tgt_env, opts = job.source, job.target, job.options
+    with ExitStack() as cleanup:
+        src, src_server = preflight.connect(src_env, job.tools)
+        cleanup.callback(src.abort)
+        tgt, tgt_server = preflight.connect(tgt_env, job.tools)
+        cleanup.callback(tgt.abort)
+        if src_server.identity == tgt_server.identity:
+            raise Refused(
+                f"{src_env.name} and {tgt_env.name} are the same database "
+                f"({src_env.display}): a sync would read and overwrite one table"
+            )
+        dump_client = preflight.check_dump_client(src_env, job.tools, src_server)
+        src_tables = preflight.describe_tables(src, job.tables)
+        tgt_tables = preflight.describe_tables(tgt, job.tables)
+        log.info(
+            f"preflight ok: {src_env.name} PostgreSQL {src_server.version} (dump with "
+            f"{dump_client}), {tgt_env.name} PostgreSQL {tgt_server.version}"
+        )
+
+        snapshot = src.run_file("snapshot.sql", "exporting a snapshot")[0][0]
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            src_future = pool.submit(_prints, src, src_tables)
+            tgt_future = pool.submit(_prints, tgt, tgt_tables)
+            source_prints, target_prints = src_future.result(), tgt_future.result()
+        job.source_prints = source_prints
+        for table in job.tables:
+            log.info(
+                f"{table}: {src_env.name} {source_prints[table]}; "
+                f"{tgt_env.name} {target_prints[table]}"
+            )
+        if source_prints == target_prints:
+            log.info(f"{tgt_env.name} already matches {src_env.name}: nothing to do")
+            return EXIT_OK
+        if not (opts.force or opts.dry_run):
+            raise Refused(
+                f"{tgt_env.name} differs from {src_env.name}; refusing to overwrite it without "
+                "--force (make: FORCE=1); --dry-run shows what would change"
+            )
+
+        tgt.run("BEGIN;", "starting the transaction")
+        if tgt.value("SELECT pg_catalog.pg_try_advisory_xact_lock(7262319, 1);") != "t":
+            raise Refused(f"another promptsync is promoting {tgt_env.name}")
+        stages = {}
+        for i, table in enumerate(job.tables):
+            stage = f"pg_temp.promptsync_stage_{i}"
+            tgt.run_file("stage.sql", "creating the staging table", rel=tgt_tables[table].rel,
+                         stage=stage)
+            stages[table] = stage
+
+        # The dump reads the snapshot the source checksum was taken in.
+        loaded_at = time.monotonic()
+        copy_targets = {src_tables[t].rel: stages[t] for t in job.tables}
+        stats = _stream_dump(job, snapshot, copy_targets, tgt, cleanup)
+        src.close()
+        load_seconds = time.monotonic() - loaded_at
+        log.info(
+            f"staged {stats.total_rows:,} rows ({log.human_bytes(stats.bytes)}) in "
+            f"{load_seconds:.1f} s"
+        )
+
+        staged_prints = {}
+        for table in job.tables:
+            tgt.run_file("stage_index.sql", "indexing the staged rows", stage=stages[table],
+                         pk=tgt_tables[table].pk)
+            staged = fingerprint(tgt, stages[table])
+            if staged != source_prints[table]:
+                raise Failed(
+                    f"{table}: the staged rows ({staged}) do not match {src_env.name} "
+                    f"({source_prints[table]}); nothing was applied"
+                )
+            staged_prints[table] = staged
+        log.info("staged rows match the source (row count and checksum)")
+
+        if opts.dry_run or (opts.interactive and not opts.yes):
+            plan = {t: _diff(tgt, tgt_tables[t].rel, stages[t], "plan") for t in job.tables}
+            _print_plan(plan, tgt_env.name)
+            if opts.dry_run:
+                tgt.run("ROLLBACK;", "rolling back the dry run")
+                changed = any(c.any for c in plan.values())
+                log.info("dry run: nothing was changed")
+                return EXIT_DIFFERENCES if changed else EXIT_OK
+            if not _confirm(tgt_env.name):
+                tgt.run("ROLLBACK;", "rolling back")
+                raise Refused("not confirmed: nothing was changed")
+
+        applied_at = time.monotonic()
+        tgt.run(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}';", "applying")
+        for table in job.tables:
+            change = _diff(tgt, tgt_tables[table].rel, stages[table], "apply")
+            log.info(
+                f"{table}: {change.inserted:,} inserted, {change.updated:,} updated, "
+                f"{change.deleted:,} deleted in {time.monotonic() - applied_at:.1f} s"
+            )
+            live = fingerprint(tgt, tgt_tables[table].rel)
+            if live != staged_prints[table]:
+                raise Failed(
+                    f"{table}: after the apply {tgt_env.name} holds {live}, not the staged "
+                    f"{staged_prints[table]}; rolled back"
+                )
+            tgt.run_file("sequences.sql", "moving sequences", rel=tgt_tables[table].rel)
+        tgt.commit()
+        tgt.close()
+        log.info(f"committed: {tgt_env.name} now matches {src_env.name}")
+        return EXIT_OK
+
+
+def _prints(session: Session, tables: dict[Table, preflight.TableInfo]) -> dict[Table, Fingerprint]:
+    return {t: fingerprint(session, info.rel) for t, info in tables.items()}
+
+
+def _diff(session: Session, rel: str, stage: str, mode: str) -> Change:
+    doing = "applying" if mode == "apply" else "comparing"
+    inserted, updated, deleted = session.value(
+        sql_text("diff.sql"), doing, rel=rel, stage=stage, mode=mode
+    ).split()
+    return Change(int(inserted), int(updated), int(deleted))
+
+
+def _stream_dump(
+    job: Job, snapshot: str, copy_targets: dict[str, str], tgt: Session, cleanup: ExitStack
+):
+    dump_argv = argv.pg_dump(job.source, job.tables, snapshot, job.tools.pg_dump)
+    proc = subprocess.Popen(
+        dump_argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=child_environ(job.source),
+        start_new_session=True,
+        bufsize=1 << 20,
+    )
+    cleanup.callback(_reap, proc)
+    errors: deque[str] = deque(maxlen=50)
+    drain = threading.Thread(
+        target=lambda: errors.extend(
+            line.decode("utf-8", "replace").rstrip() for line in proc.stderr or ()
+        ),
+        daemon=True,
+    )
+    drain.start()
+    progress = log.Progress(f"{job.source.name} -> {job.target.name}")
+    try:
+        assert proc.stdout is not None
+        stats = forward_copy_data(proc.stdout, copy_targets, tgt.send, progress.update)
+    except Failed as exc:
+        if proc.wait() != 0:
+            drain.join(timeout=5)
+            raise _dump_failure(job, proc.returncode, errors) from None
+        raise exc
+    finally:
+        progress.done()
+    code = proc.wait()
+    drain.join(timeout=5)
+    if code != 0:
+        raise _dump_failure(job, code, errors)
+    tgt.run("", "loading the staged rows")  # waits until psql has finished the COPY
+    return stats
+
+
+def _dump_failure(job: Job, code: int, errors: deque[str]) -> Failed:
+    why = reason(list(errors)) if errors else f"exit status {code}"
+    if code < 0:
+        why = f"killed by signal {-code}" + (f" ({why})" if errors else "")
+    return Failed(
+        f"pg_dump of {job.source.name} failed: {why}; nothing was applied",
+        transient=bool(errors) and bool(TRANSIENT.search(why)),
+    )
+
+
+def _reap(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe:
+            pipe.close()
+
+
+def _print_plan(plan: dict[Table, Change], target: str) -> None:
+    for table, change in plan.items():
+        sys.stdout.write(f"{table}\t{change.inserted}\t{change.updated}\t{change.deleted}\n")
+        log.info(f"plan for {target} {table}: {change}")
+    sys.stdout.flush()
+
+
+def _confirm(target: str) -> bool:
+    sys.stderr.write(f"This will OVERWRITE all prompts in {target}. Continue? [y/N] ")
+    sys.stderr.flush()
+    answer = sys.stdin.readline().strip().lower()
+    return answer in ("y", "yes")

@@ -1,0 +1,90 @@
+"""`promptsync verify [ENV...]` and `promptsync check [ENV...]`: look, never change.
+
+verify: row count and checksum of every table in every environment, computed server-side in
+parallel, shown side by side; exit 1 naming the environments that differ.
+check: the preflight alone, with the versions of the servers and tools.
+"""
+
+from __future__ import annotations
+
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+from promptsync import log, preflight, retry
+from promptsync.config import Environment, Settings, Table, configured_environments, environment
+from promptsync.errors import EXIT_DIFFERENCES, EXIT_FAILED, EXIT_OK, ConfigError, Failed
+from promptsync.fingerprint import Fingerprint, fingerprint
+from promptsync.tools import Tools, find_tools
+
+
+def environments(settings: Settings, names: list[str]) -> list[Environment]:
+    names = names or configured_environments(settings)
+    if not names:
+        raise ConfigError(
+            "no environment is configured: set LOCAL_DB_CONTAINER or LOCAL_DB_HOST, "
+            "STAGING_DATABASE_URL or STAGING_DB_*, PROD_DATABASE_URL or PROD_DB_*"
+        )
+    envs = [environment(settings, n) for n in names]
+    for env in envs:
+        log.add_secrets(env.secrets)
+    return envs
+
+
+def _fingerprints(settings: Settings, env: Environment, tools: Tools) -> dict[Table, Fingerprint]:
+    def measure() -> dict[Table, Fingerprint]:
+        session, _ = preflight.connect(env, tools)
+        with session:
+            infos = preflight.describe_tables(session, settings.tables)
+            return {t: fingerprint(session, infos[t].rel) for t in settings.tables}
+
+    return retry.call(settings, measure)
+
+
+def verify(settings: Settings, names: list[str]) -> int:
+    envs = environments(settings, names)
+    tools = find_tools(settings.get("PROMPTSYNC_PG_BIN"))
+    with ThreadPoolExecutor(max_workers=len(envs)) as pool:
+        futures = {env.name: pool.submit(_fingerprints, settings, env, tools) for env in envs}
+        results = {name: future.result() for name, future in futures.items()}
+    order = [env.name for env in envs]
+    width = max(len(str(t)) for t in settings.tables) + 2
+    col = 32
+    lines = [("table".ljust(width) + "".join(n.ljust(col) for n in order)).rstrip()]
+    differing: set[str] = set()
+    for table in settings.tables:
+        prints = [results[n][table] for n in order]
+        cells = "".join(f"{p.rows:>10,} rows  {p.short}".ljust(col) for p in prints)
+        lines.append((str(table).ljust(width) + cells).rstrip())
+        differing.update(n for n, p in zip(order, prints, strict=True) if p != prints[0])
+    sys.stdout.write("\n".join(lines) + "\n")
+    if differing:
+        log.info(
+            f"{', '.join(sorted(differing))} differ{'s' if len(differing) == 1 else ''} "
+            f"from {order[0]}"
+        )
+        return EXIT_DIFFERENCES
+    log.info(f"all {len(order)} environments match" if len(order) > 1 else "one environment")
+    return EXIT_OK
+
+
+def check(settings: Settings, names: list[str]) -> int:
+    envs = environments(settings, names)
+    tools = find_tools(settings.get("PROMPTSYNC_PG_BIN"))
+    sys.stdout.write(f"client tools: pg_dump {tools.major()} and psql from {tools.origin}\n")
+    failed = False
+    for env in envs:
+        try:
+            session, server = preflight.connect(env, tools)
+            with session:
+                infos = preflight.describe_tables(session, settings.tables)
+                dump = preflight.check_dump_client(env, tools, server)
+            tables = ", ".join(f"{i.table} (key {i.pk})" for i in infos.values())
+            sys.stdout.write(
+                f"{env.name}: ok  {env.display}  PostgreSQL {server.version}  dump: {dump}  "
+                f"tables: {tables}\n"
+            )
+        except Failed as exc:
+            failed = True
+            sys.stdout.write(f"{env.name}: FAILED  {env.display}\n")
+            log.error(str(exc))
+    return EXIT_FAILED if failed else EXIT_OK

@@ -1,0 +1,14 @@
+-- Row count and checksum of :rel (a quoted, qualified name from table_info.sql).
+-- Each row is rendered as text with its columns in name order, so the physical column order
+-- does not matter, and session.sql pins every setting that changes how a value prints. The
+-- row hashes are summed, so the result does not depend on the order rows are read in either.
+-- Generated columns are left out: a data-only dump does not carry them.
+SELECT pg_catalog.string_agg(pg_catalog.format('%I', attname), ', ' ORDER BY attname COLLATE "C")
+       AS cols
+  FROM pg_catalog.pg_attribute
+ WHERE attrelid = :'rel'::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated = ''
+\gset fp_
+SELECT pg_catalog.count(*),
+       coalesce(pg_catalog.sum(('x' || pg_catalog.left(h, 16))::bit(64)::bigint::numeric), 0),
+       coalesce(pg_catalog.sum(('x' || pg_catalog.right(h, 16))::bit(64)::bigint::numeric), 0)
+  FROM (SELECT pg_catalog.md5(ROW(:fp_cols)::text) AS h FROM :rel AS t) AS r;

@@ -1,0 +1,14 @@
+-- Settings of every promptsync session, set by promptsync itself (never taken from the
+-- server's or the role's defaults): values print the same way on every server, so checksums
+-- agree, and a long load is not cut short by a server-side timeout.
+SET client_encoding = 'UTF8';
+SET standard_conforming_strings = on;
+SET TimeZone = 'UTC';
+SET DateStyle = 'ISO, YMD';
+SET IntervalStyle = 'postgres';
+SET extra_float_digits = 1;
+SET bytea_output = 'hex';
+SET lc_monetary = 'C';
+SET statement_timeout = 0;
+SET idle_in_transaction_session_timeout = 0;
+SET search_path = '';
