@@ -11,4 +11,7 @@ SET bytea_output = 'hex';
 SET lc_monetary = 'C';
 SET statement_timeout = 0;
 SET idle_in_transaction_session_timeout = 0;
+-- Waiting for a lock (a migration holding the table) ends in a clear, retryable error; the
+-- apply itself waits even less (sync.py sets a shorter lock_timeout for it).
+SET lock_timeout = '30s';
 SET search_path = '';

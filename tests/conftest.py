@@ -54,8 +54,11 @@ class Cluster:
 
     def env(self, **overrides: str) -> dict[str, str]:
         local, staging, prod = (self.servers[n] for n in ENV_NAMES)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "LOCAL_DB",
-                                                                        "STAGING_", "PROD_"))}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("PG", "LOCAL_DB", "STAGING_", "PROD_"))
+        }
         env.update(
             PATH=f"{STANDIN_BIN}{os.pathsep}{env.get('PATH', '')}",
             PROMPTSYNC_ENV_FILE=str(self.tmp / "no.env"),
@@ -81,7 +84,10 @@ class Cluster:
         return env
 
     def run(
-        self, *args: str, env: dict[str, str] | None = None, input: str | None = None,
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        input: str | None = None,
         timeout: float = 180,
     ) -> subprocess.CompletedProcess[str]:
         """Run the real CLI (python -m promptsync) with this cluster's environment."""

@@ -23,7 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"promptsync {__version__}")
     parser.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
     parser.add_argument(
-        "--table", action="append", metavar="TABLE",
+        "--table",
+        action="append",
+        metavar="TABLE",
         help="table to sync (repeatable; default PROMPTSYNC_TABLES or prompts)",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

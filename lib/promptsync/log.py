@@ -89,6 +89,4 @@ class Progress:
     def _line(self, rows: int, nbytes: int, now: float) -> str:
         elapsed = max(now - self.start, 1e-6)
         rate = human_bytes(nbytes / elapsed)
-        return (
-            f"  {self.label}: {rows:,} rows, {human_bytes(nbytes)}, {rate}/s, {elapsed:.0f} s"
-        )
+        return f"  {self.label}: {rows:,} rows, {human_bytes(nbytes)}, {rate}/s, {elapsed:.0f} s"

@@ -50,8 +50,7 @@ class Change:
 
     def __str__(self) -> str:
         return (
-            f"{self.inserted:,} to insert, {self.updated:,} to update, "
-            f"{self.deleted:,} to delete"
+            f"{self.inserted:,} to insert, {self.updated:,} to update, {self.deleted:,} to delete"
         )
 
 
@@ -153,8 +152,9 @@ def _attempt(job: Job) -> int:
         stages = {}
         for i, table in enumerate(job.tables):
             stage = f"pg_temp.promptsync_stage_{i}"
-            tgt.run_file("stage.sql", "creating the staging table", rel=tgt_tables[table].rel,
-                         stage=stage)
+            tgt.run_file(
+                "stage.sql", "creating the staging table", rel=tgt_tables[table].rel, stage=stage
+            )
             stages[table] = stage
 
         # The dump reads the snapshot the source checksum was taken in.
@@ -170,8 +170,12 @@ def _attempt(job: Job) -> int:
 
         staged_prints = {}
         for table in job.tables:
-            tgt.run_file("stage_index.sql", "indexing the staged rows", stage=stages[table],
-                         pk=tgt_tables[table].pk)
+            tgt.run_file(
+                "stage_index.sql",
+                "indexing the staged rows",
+                stage=stages[table],
+                pk=tgt_tables[table].pk,
+            )
             staged = fingerprint(tgt, stages[table])
             if staged != source_prints[table]:
                 raise Failed(

@@ -1,0 +1,55 @@
+# promptsync: prompts move with the code, local -> staging -> production.
+# Every target is documented with `## ...`; `make help` lists them.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+export PROMPTSYNC_VENV := $(abspath $(VENV))
+PYTHON := $(VENV)/bin/python
+PROMPTSYNC := bin/promptsync
+PYTEST_ARGS ?=
+
+.PHONY: help sync-staging sync-prod verify check demo demo-stop test lint unit clean
+
+help: ## show the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) \
+	  | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+sync-staging: ## local -> staging; needs FORCE=1 (DRY_RUN=1 shows the plan, changes nothing)
+	$(PROMPTSYNC) sync local staging $(if $(FORCE),--force) $(if $(DRY_RUN),--dry-run)
+
+sync-prod: ## staging -> production, non-interactive (the Render production build runs this)
+	$(PROMPTSYNC) sync staging production --force --yes
+
+verify: ## row count + checksum of every configured environment; exit 1 on drift
+	$(PROMPTSYNC) verify
+
+check: ## preflight only: Docker, connections, tables, server and tool versions
+	$(PROMPTSYNC) check
+
+demo: $(VENV)/.installed ## the whole flow on three throwaway PostgreSQL servers on this machine
+	$(PYTHON) -m promptsync.demo
+
+demo-stop: $(VENV)/.installed ## stop the demo's servers and delete their data
+	$(PYTHON) -m promptsync.demo --stop
+
+test: $(VENV)/.installed-test lint ## install what the tests need, lint, run every test
+	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+unit: $(VENV)/.installed-test ## only the fast tests that need no database
+	$(PYTHON) -m pytest tests/unit $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-test ## ruff on Python, shellcheck on bin/ and .ci/
+	$(VENV)/bin/ruff check lib tests
+	$(VENV)/bin/shellcheck bin/bootstrap bin/promptsync .ci/run
+
+clean: demo-stop ## remove the virtualenv and caches
+	rm -rf $(VENV) .pytest_cache .ruff_cache lib/*.egg-info
+
+$(VENV)/.installed: pyproject.toml
+	bin/bootstrap
+
+$(VENV)/.installed-test: pyproject.toml
+	bin/bootstrap test

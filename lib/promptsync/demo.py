@@ -1,0 +1,166 @@
+"""`make demo`: the whole flow on three throwaway PostgreSQL servers on this machine.
+
+local has the new release's prompts, staging last release's, production an older one. The demo
+runs the real front door (make verify, make sync-staging, make sync-prod) against them and
+leaves the servers running for you to explore; `make demo-stop` removes them.
+No Docker and no cloud: local is reached directly (LOCAL_DB_HOST).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from promptsync.throwaway import Server, find_server_bindir, load_server, start_server
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO_DIR = Path(os.environ.get("PROMPTSYNC_DEMO_DIR", ROOT / ".demo"))
+NAMES = ("local", "staging", "production")
+CONFIG_PREFIXES = ("LOCAL_DB_", "STAGING_", "PROD_", "PROMPTSYNC_")
+
+# How the older releases differ from the new one (applied after seeding).
+STAGING_DRIFT = """
+DELETE FROM prompts WHERE version = 3 AND coach_state IN ('celebration', 'follow_up');
+UPDATE prompts SET body = replace(body, 'warm, direct tone', 'friendly tone'),
+                   updated_at = timestamptz '2026-02-01 08:00:00+00'
+ WHERE coach_state = 'blocked';
+INSERT INTO prompts (name, coach_state, prompt_type, version, body)
+VALUES ('legacy.greeting', 'onboarding', 'legacy', 1, 'Hello! (retired in the new release)');
+"""
+PRODUCTION_DRIFT = """
+DELETE FROM prompts WHERE version = 3;
+UPDATE prompts SET temperature = 0.9 WHERE prompt_type = 'evaluation';
+"""
+
+
+def say(text: str) -> None:
+    sys.stderr.write(f"\n\033[1m== {text}\033[0m\n" if sys.stderr.isatty() else f"\n== {text}\n")
+    sys.stderr.flush()
+
+
+def stop(directory: Path = DEMO_DIR) -> None:
+    for meta in sorted(directory.glob("*/server.json")):
+        load_server(meta).destroy()
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def environment_for(servers: dict[str, Server]) -> dict[str, str]:
+    local, staging, prod = (servers[n] for n in NAMES)
+    return {
+        "LOCAL_DB_HOST": local.host,
+        "LOCAL_DB_PORT": str(local.port),
+        "LOCAL_DB_NAME": local.dbname,
+        "LOCAL_DB_USER": local.user,
+        "LOCAL_DB_PASSWORD": local.password,
+        "STAGING_DATABASE_URL": staging.url(),
+        "PROD_DB_HOST": prod.host,
+        "PROD_DB_PORT": str(prod.port),
+        "PROD_DB_NAME": prod.dbname,
+        "PROD_DB_USER": prod.user,
+        "PROD_DB_PASSWORD": prod.password,
+        # The demo's servers and the client tools from the same installation.
+        "PROMPTSYNC_PG_BIN": str(local.bindir),
+    }
+
+
+def write_env_file(path: Path, values: dict[str, str]) -> None:
+    path.touch(mode=0o600)
+    lines = ["# Settings of the demo's throwaway servers (make demo). Not for real databases."]
+    lines += [f"{k}='{v}'" for k, v in values.items()]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def run_step(title: str, command: list[str], env: dict[str, str], succeeds: bool = True) -> str:
+    """Run one make target; make turns any failure into exit 2, so only success is checked."""
+    say(f"{title}\n$ {' '.join(command)}")
+    started = time.monotonic()
+    proc = subprocess.run(
+        command, env=env, cwd=ROOT, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    sys.stderr.write(proc.stderr)
+    if (proc.returncode == 0) != succeeds:
+        raise SystemExit(f"demo: `{' '.join(command)}` exited {proc.returncode} unexpectedly")
+    code = re.search(r"Error (\d+)$", proc.stderr.strip())  # make reports the tool's exit code
+    status = f"promptsync exited {code.group(1)}" if code else f"exit {proc.returncode}"
+    sys.stderr.write(f"   ({status}, {time.monotonic() - started:.1f} s)\n")
+    return proc.stderr
+
+
+def moved(stderr: str) -> tuple[int, str]:
+    match = re.search(r"staged ([\d,]+) rows \(([^)]+)\)", stderr)
+    return (int(match.group(1).replace(",", "")), match.group(2)) if match else (0, "0 B")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m promptsync.demo", description=__doc__)
+    parser.add_argument("--stop", action="store_true", help="stop the servers, delete the data")
+    args = parser.parse_args(argv)
+    if args.stop:
+        stop()
+        sys.stderr.write(f"demo: stopped and removed {DEMO_DIR}\n")
+        return 0
+
+    stop()  # a previous demo's servers
+    DEMO_DIR.mkdir(parents=True)
+    bindir = find_server_bindir()
+    say(f"1. Three throwaway PostgreSQL servers from {bindir}")
+    servers = {
+        n: start_server(n, DEMO_DIR, secrets.token_urlsafe(18), bindir=bindir) for n in NAMES
+    }
+    for name, server in servers.items():
+        sys.stderr.write(f"   {name:<11} PostgreSQL {server.major} on 127.0.0.1:{server.port}\n")
+
+    say("2. Seed: local = the new release, staging = last release, production = an older one")
+    schema = (ROOT / "sql" / "demo" / "schema.sql").read_text()
+    seed = (ROOT / "sql" / "demo" / "seed.sql").read_text()
+    drift = {"local": "", "staging": STAGING_DRIFT, "production": PRODUCTION_DRIFT}
+    for name, server in servers.items():
+        server.psql(schema + seed + drift[name])
+        count = server.psql("SELECT count(*) FROM prompts").strip()
+        sys.stderr.write(f"   {name:<11} {count} prompts\n")
+
+    values = environment_for(servers)
+    write_env_file(DEMO_DIR / "demo.env", values)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(CONFIG_PREFIXES)}
+    env.update(values, PROMPTSYNC_ENV_FILE=str(DEMO_DIR / "demo.env"))
+    make = ["make", "--no-print-directory"]
+
+    run_step(
+        "3. Where do we stand? (exit 1: the environments differ)", [*make, "verify"], env, False
+    )
+    run_step(
+        "4. What would reach staging? (a dry run changes nothing)",
+        [*make, "sync-staging", "DRY_RUN=1"],
+        env,
+        False,
+    )
+    run_step(
+        "5. Without FORCE=1 nothing is overwritten (exit 3)", [*make, "sync-staging"], env, False
+    )
+    staging = run_step("6. Promote local -> staging", [*make, "sync-staging", "FORCE=1"], env)
+    prod = run_step(
+        "7. Promote staging -> production (what the Render build runs)", [*make, "sync-prod"], env
+    )
+    run_step("8. Verify: every environment holds the same prompts", [*make, "verify"], env)
+
+    (s_rows, s_bytes), (p_rows, p_bytes) = moved(staging), moved(prod)
+    say("Done")
+    sys.stderr.write(
+        f"   local -> staging: {s_rows} rows ({s_bytes}); staging -> production: {p_rows} rows "
+        f"({p_bytes})\n"
+        f"   The servers are still running. Try:\n"
+        f"     PROMPTSYNC_ENV_FILE={DEMO_DIR}/demo.env bin/promptsync verify\n"
+        f"   Clean up with: make demo-stop\n"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
