@@ -45,7 +45,8 @@ lint: $(VENV)/.installed-test ## ruff on Python, shellcheck on bin/ and .ci/
 	$(VENV)/bin/ruff check lib tests
 	$(VENV)/bin/shellcheck bin/bootstrap bin/promptsync .ci/run
 
-clean: demo-stop ## remove the virtualenv and caches
+clean: ## stop the demo, remove the virtualenv and caches
+	if [[ -x $(PYTHON) ]]; then $(PYTHON) -m promptsync.demo --stop; fi
 	rm -rf $(VENV) .pytest_cache .ruff_cache lib/*.egg-info
 
 $(VENV)/.installed: pyproject.toml

@@ -24,5 +24,10 @@ class Fingerprint:
 def fingerprint(session: Session, rel: str) -> Fingerprint:
     """`rel` is a quoted, qualified name as returned by sql/table_info.sql."""
     count, high, low = session.run_file("fingerprint.sql", f"checksumming {rel}", rel=rel)[-1]
+    return combine(count, high, low)
+
+
+def combine(count: str, high: str, low: str) -> Fingerprint:
+    """The fingerprint from the row count and the two sums of row hashes the SQL returns."""
     digest = hashlib.md5(f"{count}:{high}:{low}".encode(), usedforsecurity=False).hexdigest()
     return Fingerprint(int(count), digest)

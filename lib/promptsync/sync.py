@@ -23,7 +23,7 @@ from promptsync import argv, log, preflight, retry
 from promptsync.config import Environment, Settings, Table, environment
 from promptsync.dumpstream import forward_copy_data
 from promptsync.errors import EXIT_DIFFERENCES, EXIT_OK, CommitUnknown, Failed, Refused
-from promptsync.fingerprint import Fingerprint, fingerprint
+from promptsync.fingerprint import Fingerprint, combine, fingerprint
 from promptsync.session import TRANSIENT, Session, child_environ, reason, sql_text
 from promptsync.tools import Tools, find_tools
 
@@ -168,15 +168,10 @@ def _attempt(job: Job) -> int:
             f"{load_seconds:.1f} s"
         )
 
-        staged_prints = {}
-        for table in job.tables:
-            tgt.run_file(
-                "stage_index.sql",
-                "indexing the staged rows",
-                stage=stages[table],
-                pk=tgt_tables[table].pk,
-            )
-            staged = fingerprint(tgt, stages[table])
+        staged_prints: dict[Table, Fingerprint] = {}
+        plan: dict[Table, Change] = {}
+        for i, table in enumerate(job.tables):
+            staged, plan[table] = _compare(tgt, tgt_tables[table].rel, stages[table], i)
             if staged != source_prints[table]:
                 raise Failed(
                     f"{table}: the staged rows ({staged}) do not match {src_env.name} "
@@ -186,7 +181,6 @@ def _attempt(job: Job) -> int:
         log.info("staged rows match the source (row count and checksum)")
 
         if opts.dry_run or (opts.interactive and not opts.yes):
-            plan = {t: _diff(tgt, tgt_tables[t].rel, stages[t], "plan") for t in job.tables}
             _print_plan(plan, tgt_env.name)
             if opts.dry_run:
                 tgt.run("ROLLBACK;", "rolling back the dry run")
@@ -199,8 +193,8 @@ def _attempt(job: Job) -> int:
 
         applied_at = time.monotonic()
         tgt.run(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}';", "applying")
-        for table in job.tables:
-            change = _diff(tgt, tgt_tables[table].rel, stages[table], "apply")
+        for i, table in enumerate(job.tables):
+            change = _apply(tgt, tgt_tables[table].rel, stages[table], i)
             log.info(
                 f"{table}: {change.inserted:,} inserted, {change.updated:,} updated, "
                 f"{change.deleted:,} deleted in {time.monotonic() - applied_at:.1f} s"
@@ -222,12 +216,21 @@ def _prints(session: Session, tables: dict[Table, preflight.TableInfo]) -> dict[
     return {t: fingerprint(session, info.rel) for t, info in tables.items()}
 
 
-def _diff(session: Session, rel: str, stage: str, mode: str) -> Change:
-    doing = "applying" if mode == "apply" else "comparing"
-    inserted, updated, deleted = session.value(
-        sql_text("diff.sql"), doing, rel=rel, stage=stage, mode=mode
-    ).split()
+def _compare(session: Session, rel: str, stage: str, i: int) -> tuple[Fingerprint, Change]:
+    """One pass over stage and live: the staged rows' fingerprint and what the apply would do."""
+    line = session.value(sql_text("compare.sql"), "comparing", rel=rel, stage=stage, cmp=_cmp(i))
+    count, high, low, inserted, updated, deleted = line.split()
+    return combine(count, high, low), Change(int(inserted), int(updated), int(deleted))
+
+
+def _apply(session: Session, rel: str, stage: str, i: int) -> Change:
+    line = session.value(sql_text("apply.sql"), "applying", rel=rel, stage=stage, cmp=_cmp(i))
+    inserted, updated, deleted = line.split()
     return Change(int(inserted), int(updated), int(deleted))
+
+
+def _cmp(i: int) -> str:
+    return f"pg_temp.promptsync_cmp_{i}"
 
 
 def _stream_dump(
