@@ -259,10 +259,14 @@ def _stream_dump(
         assert proc.stdout is not None
         stats = forward_copy_data(proc.stdout, copy_targets, tgt.send, progress.update)
     except Failed as exc:
-        if proc.wait() != 0:
+        try:
+            code = proc.wait(timeout=1)
+        except subprocess.TimeoutExpired:  # pg_dump is still running: the target side failed
+            raise exc from None
+        if code != 0:
             drain.join(timeout=5)
-            raise _dump_failure(job, proc.returncode, errors) from None
-        raise exc
+            raise _dump_failure(job, code, errors) from None
+        raise
     finally:
         progress.done()
     code = proc.wait()
