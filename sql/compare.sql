@@ -1,10 +1,10 @@
 -- Compare the staged rows with the live table in ONE pass over both, by primary key.
 -- Each row is hashed exactly as fingerprint.sql hashes it (columns in name order, as text),
 -- and the pairs are kept in the temporary table :cmp (key columns, promptsync_staged,
--- promptsync_live: NULL where that side has no such row), which apply.sql works from.
+-- promptsync_live: NULL where that side has no such row), which the apply works from.
 -- Returns one line: staged row count, the staged checksum's two sums (as fingerprint.sql),
--- then how many rows the apply would insert, update and delete.
--- Variables: :'rel' live table, :'stage' staging table, :'cmp' name for the comparison.
+-- then how many rows the apply would insert, update and delete, and the live row count.
+-- Needs functions.sql. Variables: :'rel' live table, :'stage' staging table, :'cmp'.
 SET LOCAL promptsync.rel = :'rel';
 SET LOCAL promptsync.stage = :'stage';
 SET LOCAL promptsync.cmp = :'cmp';
@@ -13,28 +13,14 @@ DECLARE
   live regclass := current_setting('promptsync.rel')::regclass;
   stage regclass := current_setting('promptsync.stage')::regclass;
   cmp text := current_setting('promptsync.cmp');
-  keys text;         -- id            (primary key columns)
-  merged_keys text;  -- coalesce(s.id, l.id) AS id
-  key_match text;    -- l.id = s.id
-  by_name text;      -- every column, in name order
+  keys text := pg_temp.promptsync_keys(live, '%I');
+  merged_keys text := pg_temp.promptsync_keys(live, 'coalesce(s.%1$I, l.%1$I) AS %1$I');
+  by_name text := pg_temp.promptsync_columns(live, '%I', true);
   result text;
 BEGIN
-  SELECT string_agg(format('%I', a.attname), ', ' ORDER BY k.ord),
-         string_agg(format('coalesce(s.%1$I, l.%1$I) AS %1$I', a.attname), ', ' ORDER BY k.ord),
-         string_agg(format('l.%1$I = s.%1$I', a.attname), ' AND ' ORDER BY k.ord)
-    INTO keys, merged_keys, key_match
-    FROM pg_index i
-   CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
-    JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-   WHERE i.indrelid = live AND i.indisprimary;
   IF keys IS NULL THEN
     RAISE EXCEPTION 'table % has no primary key', live;
   END IF;
-  SELECT string_agg(format('%I', attname), ', ' ORDER BY attname COLLATE "C")
-    INTO by_name
-    FROM pg_attribute
-   WHERE attrelid = live AND attnum > 0 AND NOT attisdropped AND attgenerated = '';
-
   EXECUTE format('ANALYZE %s', stage);  -- row estimates for the join
   EXECUTE format(
     'CREATE TEMPORARY TABLE %1$s ON COMMIT DROP AS'
@@ -42,7 +28,7 @@ BEGIN
     '   FROM (SELECT %3$s, md5(ROW(%4$s)::text) AS promptsync_hash FROM %5$s) AS s'
     '   FULL JOIN (SELECT %3$s, md5(ROW(%4$s)::text) AS promptsync_hash FROM %6$s) AS l'
     '     ON %7$s',
-    cmp, merged_keys, keys, by_name, stage, live, key_match);
+    cmp, merged_keys, keys, by_name, stage, live, pg_temp.promptsync_key_match(live, 's', 'l'));
 
   EXECUTE format(
     'SELECT concat_ws('' '', count(promptsync_staged),'
@@ -50,7 +36,8 @@ BEGIN
     '   coalesce(sum((''x'' || right(promptsync_staged, 16))::bit(64)::bigint::numeric), 0),'
     '   count(*) FILTER (WHERE promptsync_live IS NULL),'
     '   count(*) FILTER (WHERE promptsync_staged <> promptsync_live),'
-    '   count(*) FILTER (WHERE promptsync_staged IS NULL))'
+    '   count(*) FILTER (WHERE promptsync_staged IS NULL),'
+    '   count(promptsync_live))'
     '  FROM %s', cmp)
     INTO result;
   PERFORM set_config('promptsync.result', result, true);

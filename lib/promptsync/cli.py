@@ -6,9 +6,10 @@ import argparse
 import dataclasses
 import sys
 
-from promptsync import __version__, log, sync, verify
-from promptsync.config import load_settings, parse_tables
-from promptsync.errors import EXIT_FAILED, PromptsyncError
+from promptsync import __version__, history, log, preflight, rollback, sync, verify
+from promptsync.config import environment, load_settings, parse_tables
+from promptsync.errors import EXIT_FAILED, EXIT_OK, PromptsyncError
+from promptsync.tools import find_tools
 
 EPILOG = """exit codes: 0 done (verify: all match), 1 differences found (verify, dry run),
 2 usage or configuration error, 3 refused for safety, 4 failed (target unchanged)"""
@@ -36,7 +37,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="allow overwriting TARGET")
     p.add_argument("--dry-run", action="store_true", help="show what would change, change nothing")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--allow-empty", action="store_true", help="allow an empty source")
+    p.add_argument(
+        "--allow-mass-delete",
+        action="store_true",
+        help="allow deleting more than half of the target's rows",
+    )
     p.set_defaults(run=_sync)
+
+    p = commands.add_parser("rollback", help="restore TARGET's content before its last promotion")
+    p.add_argument("target")
+    p.add_argument("--force", action="store_true", help="allow overwriting TARGET")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    p.set_defaults(run=lambda s, a: rollback.run(s, a.target, a.force, a.yes, _interactive()))
+
+    p = commands.add_parser("history", help="promotions and rollbacks recorded on TARGET")
+    p.add_argument("target")
+    p.add_argument("--limit", type=int, default=20, help="newest N lines (default 20)")
+    p.set_defaults(run=lambda s, a: _history(s, a.target, a.limit))
 
     p = commands.add_parser("verify", help="row counts and checksums side by side")
     p.add_argument("envs", nargs="*", metavar="ENV", help="default: every configured one")
@@ -48,14 +66,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interactive() -> bool:
+    """A person at a terminal who can answer a confirmation."""
+    return sys.stdin.isatty() and sys.stderr.isatty()
+
+
 def _sync(settings, args) -> int:
     options = sync.Options(
         force=args.force,
         dry_run=args.dry_run,
         yes=args.yes,
-        interactive=sys.stdin.isatty() and sys.stderr.isatty(),
+        interactive=_interactive(),
+        allow_empty=args.allow_empty,
+        allow_mass_delete=args.allow_mass_delete,
     )
     return sync.run(settings, args.source, args.target, options)
+
+
+def _history(settings, target_name: str, limit: int) -> int:
+    target = environment(settings, target_name)
+    log.add_secrets(target.secrets)
+    session, _ = preflight.connect(target, find_tools(settings.get("PROMPTSYNC_PG_BIN")))
+    with session:
+        rows = history.show(session, limit)
+    if not rows:
+        log.info(f"no promotion is recorded on {target.name} yet")
+        return EXIT_OK
+    sys.stdout.write("\n".join(history.format_rows(rows)) + "\n")
+    return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,9 +12,9 @@ import sh
 
 from promptsync import argv
 from promptsync.config import Environment, Table
-from promptsync.errors import Failed
+from promptsync.errors import Failed, Refused
 from promptsync.log import redact
-from promptsync.session import Session
+from promptsync.session import Session, sql_text
 from promptsync.tools import Tools, check_client_for_server
 
 
@@ -120,3 +120,9 @@ def check_dump_client(env: Environment, tools: Tools, server: Server) -> str:
         return "the container's own pg_dump"
     check_client_for_server(tools, server.version_num, f"{env.name} ({env.display})")
     return f"pg_dump {tools.major()} from {tools.origin}"
+
+
+def lock(session: Session) -> None:
+    """One promotion of a target at a time (held until the session ends)."""
+    if session.value(sql_text("lock.sql"), "taking the promotion lock") != "t":
+        raise Refused(f"another promptsync is promoting {session.label}")

@@ -19,15 +19,13 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 
-from promptsync import argv, log, preflight, retry
+from promptsync import argv, guards, history, log, preflight, promote, retry
 from promptsync.config import Environment, Settings, Table, environment
 from promptsync.dumpstream import forward_copy_data
 from promptsync.errors import EXIT_DIFFERENCES, EXIT_OK, CommitUnknown, Failed, Refused
-from promptsync.fingerprint import Fingerprint, combine, fingerprint
-from promptsync.session import TRANSIENT, Session, child_environ, reason, sql_text
+from promptsync.fingerprint import Fingerprint, fingerprint
+from promptsync.session import TRANSIENT, Session, child_environ, reason
 from promptsync.tools import Tools, find_tools
-
-LOCK_TIMEOUT = "5s"
 
 
 @dataclass(frozen=True)
@@ -35,23 +33,9 @@ class Options:
     force: bool = False
     dry_run: bool = False
     yes: bool = False
+    allow_empty: bool = False
+    allow_mass_delete: bool = False
     interactive: bool = False  # a person is at a terminal to answer the confirmation
-
-
-@dataclass(frozen=True)
-class Change:
-    inserted: int
-    updated: int
-    deleted: int
-
-    @property
-    def any(self) -> bool:
-        return bool(self.inserted or self.updated or self.deleted)
-
-    def __str__(self) -> str:
-        return (
-            f"{self.inserted:,} to insert, {self.updated:,} to update, {self.deleted:,} to delete"
-        )
 
 
 @dataclass
@@ -118,9 +102,11 @@ def _attempt(job: Job) -> int:
                 f"{src_env.name} and {tgt_env.name} are the same database "
                 f"({src_env.display}): a sync would read and overwrite one table"
             )
+        preflight.lock(tgt)
         dump_client = preflight.check_dump_client(src_env, job.tools, src_server)
         src_tables = preflight.describe_tables(src, job.tables)
         tgt_tables = preflight.describe_tables(tgt, job.tables)
+        guards.check_drift(src, tgt, src_tables, tgt_tables)
         log.info(
             f"preflight ok: {src_env.name} PostgreSQL {src_server.version} (dump with "
             f"{dump_client}), {tgt_env.name} PostgreSQL {tgt_server.version}"
@@ -145,92 +131,94 @@ def _attempt(job: Job) -> int:
                 f"{tgt_env.name} differs from {src_env.name}; refusing to overwrite it without "
                 "--force (make: FORCE=1); --dry-run shows what would change"
             )
+        for table in job.tables:
+            guards.check_empty(src_env.name, table, source_prints[table].rows, opts.allow_empty)
 
-        tgt.run("BEGIN;", "starting the transaction")
-        if tgt.value("SELECT pg_catalog.pg_try_advisory_xact_lock(7262319, 1);") != "t":
-            raise Refused(f"another promptsync is promoting {tgt_env.name}")
-        stages = {}
-        for i, table in enumerate(job.tables):
-            stage = f"pg_temp.promptsync_stage_{i}"
+        work = promote.Work(job.tables, tgt_tables)
+        promote.begin(tgt)
+        for table in job.tables:
             tgt.run_file(
-                "stage.sql", "creating the staging table", rel=tgt_tables[table].rel, stage=stage
+                "stage.sql",
+                "creating the staging table",
+                rel=work.rel(table),
+                stage=work.stage(table),
             )
-            stages[table] = stage
-
         # The dump reads the snapshot the source checksum was taken in.
         loaded_at = time.monotonic()
-        copy_targets = {src_tables[t].rel: stages[t] for t in job.tables}
+        copy_targets = {src_tables[t].rel: work.stage(t) for t in job.tables}
         stats = _stream_dump(job, snapshot, copy_targets, tgt, cleanup)
         src.close()
-        load_seconds = time.monotonic() - loaded_at
         log.info(
             f"staged {stats.total_rows:,} rows ({log.human_bytes(stats.bytes)}) in "
-            f"{load_seconds:.1f} s"
+            f"{time.monotonic() - loaded_at:.1f} s"
         )
 
-        staged_prints: dict[Table, Fingerprint] = {}
-        plan: dict[Table, Change] = {}
-        for i, table in enumerate(job.tables):
-            staged, plan[table] = _compare(tgt, tgt_tables[table].rel, stages[table], i)
-            if staged != source_prints[table]:
+        compared = promote.compare(tgt, work)
+        for table, found in compared.items():
+            if found.staged != source_prints[table]:
                 raise Failed(
-                    f"{table}: the staged rows ({staged}) do not match {src_env.name} "
+                    f"{table}: the staged rows ({found.staged}) do not match {src_env.name} "
                     f"({source_prints[table]}); nothing was applied"
                 )
-            staged_prints[table] = staged
         log.info("staged rows match the source (row count and checksum)")
+        plan = {t: c.plan for t, c in compared.items()}
 
         if opts.dry_run or (opts.interactive and not opts.yes):
             _print_plan(plan, tgt_env.name)
-            if opts.dry_run:
-                tgt.run("ROLLBACK;", "rolling back the dry run")
-                changed = any(c.any for c in plan.values())
-                log.info("dry run: nothing was changed")
-                return EXIT_DIFFERENCES if changed else EXIT_OK
-            if not _confirm(tgt_env.name):
-                tgt.run("ROLLBACK;", "rolling back")
-                raise Refused("not confirmed: nothing was changed")
+        refusal = _guard(job, tgt, work, compared)
+        if opts.dry_run:
+            tgt.run("ROLLBACK;", "rolling back the dry run")
+            if refusal:
+                log.info(f"a real sync would refuse: {refusal}")
+            log.info("dry run: nothing was changed")
+            return EXIT_DIFFERENCES if any(c.any for c in plan.values()) else EXIT_OK
+        if refusal:
+            raise refusal
+        if opts.interactive and not opts.yes and not _confirm(tgt_env.name):
+            tgt.run("ROLLBACK;", "rolling back")
+            raise Refused("not confirmed: nothing was changed")
 
         applied_at = time.monotonic()
-        tgt.run(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}';", "applying")
-        for i, table in enumerate(job.tables):
-            change = _apply(tgt, tgt_tables[table].rel, stages[table], i)
-            log.info(
-                f"{table}: {change.inserted:,} inserted, {change.updated:,} updated, "
-                f"{change.deleted:,} deleted in {time.monotonic() - applied_at:.1f} s"
-            )
-            live = fingerprint(tgt, tgt_tables[table].rel)
-            if live != staged_prints[table]:
-                raise Failed(
-                    f"{table}: after the apply {tgt_env.name} holds {live}, not the staged "
-                    f"{staged_prints[table]}; rolled back"
-                )
-            tgt.run_file("sequences.sql", "moving sequences", rel=tgt_tables[table].rel)
+        promote.apply(
+            tgt,
+            work,
+            history.Record("sync", src_env.name, tgt_env.name),
+            before=target_prints,
+            expected=source_prints,
+            keep=job.settings.int_setting("PROMPTSYNC_KEEP", 10, minimum=1),
+        )
         tgt.commit()
         tgt.close()
-        log.info(f"committed: {tgt_env.name} now matches {src_env.name}")
+        log.info(
+            f"committed in {time.monotonic() - applied_at:.1f} s: {tgt_env.name} now matches "
+            f"{src_env.name}"
+        )
         return EXIT_OK
+
+
+def _guard(job: Job, tgt: Session, work: promote.Work, compared: dict) -> Refused | None:
+    """The guards that need the plan; returns the refusal instead of raising it (a dry run
+    reports it)."""
+    synced = [work.rel(t) for t in job.tables]
+    try:
+        for table, found in compared.items():
+            guards.check_mass_delete(
+                job.target.name,
+                table,
+                found.plan.deleted,
+                found.live_rows,
+                job.options.allow_mass_delete,
+            )
+            guards.check_references(
+                tgt, table, work.rel(table), work.stage(table), work.cmp(table), synced
+            )
+    except Refused as refusal:
+        return refusal
+    return None
 
 
 def _prints(session: Session, tables: dict[Table, preflight.TableInfo]) -> dict[Table, Fingerprint]:
     return {t: fingerprint(session, info.rel) for t, info in tables.items()}
-
-
-def _compare(session: Session, rel: str, stage: str, i: int) -> tuple[Fingerprint, Change]:
-    """One pass over stage and live: the staged rows' fingerprint and what the apply would do."""
-    line = session.value(sql_text("compare.sql"), "comparing", rel=rel, stage=stage, cmp=_cmp(i))
-    count, high, low, inserted, updated, deleted = line.split()
-    return combine(count, high, low), Change(int(inserted), int(updated), int(deleted))
-
-
-def _apply(session: Session, rel: str, stage: str, i: int) -> Change:
-    line = session.value(sql_text("apply.sql"), "applying", rel=rel, stage=stage, cmp=_cmp(i))
-    inserted, updated, deleted = line.split()
-    return Change(int(inserted), int(updated), int(deleted))
-
-
-def _cmp(i: int) -> str:
-    return f"pg_temp.promptsync_cmp_{i}"
 
 
 def _stream_dump(
@@ -296,10 +284,10 @@ def _reap(proc: subprocess.Popen) -> None:
             pipe.close()
 
 
-def _print_plan(plan: dict[Table, Change], target: str) -> None:
+def _print_plan(plan: dict[Table, promote.Change], target: str) -> None:
     for table, change in plan.items():
         sys.stdout.write(f"{table}\t{change.inserted}\t{change.updated}\t{change.deleted}\n")
-        log.info(f"plan for {target} {table}: {change}")
+        log.info(f"plan for {target} {table}: {change.as_plan()}")
     sys.stdout.flush()
 
 

@@ -1,0 +1,163 @@
+"""The part of a promotion that happens inside the target's transaction, shared by sync and
+rollback: compare the staged rows with the live ones, apply the difference in foreign-key
+order while recording how to undo it, check the result, move sequences, record history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from graphlib import CycleError, TopologicalSorter
+
+from promptsync import history, log
+from promptsync.config import Table
+from promptsync.errors import Failed
+from promptsync.fingerprint import Fingerprint, combine, fingerprint
+from promptsync.preflight import TableInfo
+from promptsync.session import Session, sql_text
+
+LOCK_TIMEOUT = "5s"  # the apply waits at most this long for a row lock, then fails (retryable)
+
+
+@dataclass(frozen=True)
+class Change:
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+
+    @property
+    def any(self) -> bool:
+        return bool(self.inserted or self.updated or self.deleted)
+
+    def __add__(self, other: Change) -> Change:
+        return Change(
+            self.inserted + other.inserted,
+            self.updated + other.updated,
+            self.deleted + other.deleted,
+        )
+
+    def __str__(self) -> str:
+        return f"{self.inserted:,} inserted, {self.updated:,} updated, {self.deleted:,} deleted"
+
+    def as_plan(self) -> str:
+        return (
+            f"{self.inserted:,} to insert, {self.updated:,} to update, {self.deleted:,} to delete"
+        )
+
+
+@dataclass(frozen=True)
+class Comparison:
+    staged: Fingerprint
+    plan: Change
+    live_rows: int
+
+
+@dataclass
+class Work:
+    """The tables of one promotion on the target, with their temporary tables."""
+
+    tables: tuple[Table, ...]
+    infos: dict[Table, TableInfo]
+
+    def stage(self, table: Table) -> str:
+        return f"pg_temp.promptsync_stage_{self.tables.index(table)}"
+
+    def cmp(self, table: Table) -> str:
+        return f"pg_temp.promptsync_cmp_{self.tables.index(table)}"
+
+    def rel(self, table: Table) -> str:
+        return self.infos[table].rel
+
+
+def begin(session: Session) -> None:
+    session.run("BEGIN;", "starting the transaction")
+    session.run_file("functions.sql", "preparing")
+
+
+def compare(session: Session, work: Work) -> dict[Table, Comparison]:
+    """One pass over stage and live per table: the staged fingerprint and the plan."""
+    found = {}
+    for table in work.tables:
+        line = session.value(
+            sql_text("compare.sql"),
+            "comparing",
+            rel=work.rel(table),
+            stage=work.stage(table),
+            cmp=work.cmp(table),
+        )
+        count, high, low, inserted, updated, deleted, live_rows = line.split()
+        found[table] = Comparison(
+            combine(count, high, low),
+            Change(int(inserted), int(updated), int(deleted)),
+            int(live_rows),
+        )
+    return found
+
+
+def fk_order(session: Session, work: Work) -> list[Table]:
+    """Parents before children among the tables promoted together."""
+    by_rel = {work.rel(t): t for t in work.tables}
+    rows = session.run(
+        "SELECT conrelid::regclass::text, confrelid::regclass::text FROM pg_catalog.pg_constraint"
+        " WHERE contype = 'f' AND conrelid <> confrelid;",
+        "ordering tables",
+    )
+    graph: dict[Table, set[Table]] = {t: set() for t in work.tables}
+    for child, parent in rows:
+        if child in by_rel and parent in by_rel:
+            graph[by_rel[child]].add(by_rel[parent])
+    try:
+        return list(TopologicalSorter(graph).static_order())
+    except CycleError:
+        return list(work.tables)  # a cycle can only be satisfied by deferred constraints
+
+
+def apply(
+    session: Session,
+    work: Work,
+    record: history.Record,
+    before: dict[Table, Fingerprint],
+    expected: dict[Table, Fingerprint],
+    keep: int,
+) -> dict[Table, Change]:
+    """Apply every table's difference, check it, record it. The caller commits."""
+    promotion = history.start(session, record)
+    session.run(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}';", "applying")
+    order = fk_order(session, work)
+    changes = {t: Change() for t in work.tables}
+    for phase, tables in (("delete", reversed(order)), ("upsert", order)):
+        for table in tables:
+            line = session.value(
+                sql_text("apply.sql"),
+                "applying",
+                rel=work.rel(table),
+                stage=work.stage(table),
+                cmp=work.cmp(table),
+                phase=phase,
+                promotion=promotion,
+            )
+            inserted, updated, deleted = (int(n) for n in line.split())
+            changes[table] += Change(inserted, updated, deleted)
+    for table in work.tables:
+        live = fingerprint(session, work.rel(table))
+        if live != expected[table]:
+            raise Failed(
+                f"{table}: after the apply {session.label} would hold {live}, not the "
+                f"expected {expected[table]}; rolled back, nothing changed"
+            )
+        session.run_file("sequences.sql", "moving sequences", rel=work.rel(table))
+        change = changes[table]
+        session.run_file(
+            "promotion_table.sql",
+            "recording the promotion",
+            promotion=promotion,
+            rel=work.rel(table),
+            rows_before=before[table].rows,
+            checksum_before=before[table].checksum,
+            rows_after=live.rows,
+            checksum_after=live.checksum,
+            inserted=change.inserted,
+            updated=change.updated,
+            deleted=change.deleted,
+            keep=keep,
+        )
+        log.info(f"{table}: {change}; {session.label} now holds {live}")
+    return changes

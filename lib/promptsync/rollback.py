@@ -1,0 +1,115 @@
+"""`promptsync rollback TARGET --force`: restore the content TARGET had before its last
+promotion, from the undo data that promotion stored. A rollback is a promotion too: recorded
+in the history, with undo data of its own, so it can be rolled back in turn."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import ExitStack
+from dataclasses import dataclass
+
+from promptsync import history, log, preflight, promote, retry
+from promptsync.config import Environment, Settings, environment
+from promptsync.errors import EXIT_OK, Failed, Refused
+from promptsync.fingerprint import Fingerprint, fingerprint
+from promptsync.session import Session, sql_text
+from promptsync.tools import find_tools
+
+
+@dataclass(frozen=True)
+class LastPromotion:
+    id: int
+    kind: str
+    source: str
+    before: dict[str, Fingerprint]  # by quoted table name
+    after: dict[str, Fingerprint]
+
+
+def last_promotion(session: Session) -> LastPromotion | None:
+    if session.value(sql_text("has_history.sql"), "reading the history") != "t":
+        return None
+    rows = session.run_file("last_promotion.sql", "reading the history")
+    if not rows:
+        return None
+    before = {r[3]: Fingerprint(int(r[4]), r[5]) for r in rows}
+    after = {r[3]: Fingerprint(int(r[6]), r[7]) for r in rows}
+    return LastPromotion(int(rows[0][0]), rows[0][1], rows[0][2], before, after)
+
+
+def run(settings: Settings, target_name: str, force: bool, yes: bool, interactive: bool) -> int:
+    target = environment(settings, target_name)
+    log.add_secrets(target.secrets)
+    if not force:
+        raise Refused(
+            f"a rollback overwrites the prompts in {target.name}: add --force "
+            f"(make rollback-{'prod' if target.name == 'production' else target.name} FORCE=1)"
+        )
+    tools = find_tools(settings.get("PROMPTSYNC_PG_BIN"))
+    log.info(f"rollback {target.name} ({target.display})")
+    return retry.call(settings, lambda: _attempt(settings, target, tools, yes, interactive))
+
+
+def _attempt(settings: Settings, target: Environment, tools, yes: bool, interactive: bool) -> int:
+    with ExitStack() as cleanup:
+        tgt, _ = preflight.connect(target, tools)
+        cleanup.callback(tgt.abort)
+        preflight.lock(tgt)
+        last = last_promotion(tgt)
+        if last is None:
+            raise Refused(f"no promotion is recorded on {target.name}: nothing to roll back")
+        infos = preflight.describe_tables(tgt, settings.tables)
+        rels = {info.rel: table for table, info in infos.items()}
+        if set(rels) != set(last.after):
+            raise Refused(
+                f"promotion {last.id} covered {', '.join(sorted(last.after))}; set "
+                "PROMPTSYNC_TABLES (or --table) to exactly those tables to roll it back"
+            )
+        current = {t: fingerprint(tgt, infos[t].rel) for t in infos}
+        for table, now in current.items():
+            if now != last.after[infos[table].rel]:
+                raise Refused(
+                    f"{table} in {target.name} changed since promotion {last.id} (now {now}, "
+                    f"then {last.after[infos[table].rel]}): a rollback would lose that change"
+                )
+        expected = {t: last.before[infos[t].rel] for t in infos}
+        log.info(
+            f"rolling back promotion {last.id} ({last.kind} from {last.source}) to "
+            + ", ".join(f"{t} {expected[t]}" for t in infos)
+        )
+
+        work = promote.Work(settings.tables, infos)
+        promote.begin(tgt)
+        for table in work.tables:
+            tgt.run_file(
+                "rollback_stage.sql",
+                "rebuilding the previous content",
+                rel=work.rel(table),
+                stage=work.stage(table),
+                promotion=last.id,
+            )
+        compared = promote.compare(tgt, work)
+        for table, found in compared.items():
+            if found.staged != expected[table]:
+                raise Failed(
+                    f"{table}: the undo data of promotion {last.id} rebuilds {found.staged}, "
+                    f"not the recorded {expected[table]}; nothing was changed"
+                )
+            log.info(f"plan for {target.name} {table}: {found.plan.as_plan()}")
+        if interactive and not yes:
+            sys.stderr.write(f"This will OVERWRITE all prompts in {target.name}. Continue? [y/N] ")
+            sys.stderr.flush()
+            if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+                tgt.run("ROLLBACK;", "rolling back")
+                raise Refused("not confirmed: nothing was changed")
+        promote.apply(
+            tgt,
+            work,
+            history.Record("rollback", f"promotion {last.id}", target.name, undoes=last.id),
+            before=current,
+            expected=expected,
+            keep=settings.int_setting("PROMPTSYNC_KEEP", 10, minimum=1),
+        )
+        tgt.commit()
+        tgt.close()
+        log.info(f"committed: {target.name} is back to its content before promotion {last.id}")
+        return EXIT_OK
