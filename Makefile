@@ -11,7 +11,7 @@ PYTHON := $(VENV)/bin/python
 PROMPTSYNC := bin/promptsync
 PYTEST_ARGS ?=
 
-.PHONY: help sync-staging sync-prod verify check demo demo-stop test lint unit clean
+.PHONY: help sync-staging sync-prod rollback-staging rollback-prod diff-staging verify check demo demo-stop test lint unit clean
 
 help: ## show the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) \
@@ -22,6 +22,15 @@ sync-staging: ## local -> staging; needs FORCE=1 (DRY_RUN=1 shows the plan, chan
 
 sync-prod: ## staging -> production, non-interactive (the Render production build runs this)
 	$(PROMPTSYNC) sync staging production --force --yes
+
+rollback-staging: ## restore staging's prompts from before its last promotion (FORCE=1)
+	$(PROMPTSYNC) rollback staging $(if $(FORCE),--force)
+
+rollback-prod: ## restore production's prompts from before its last promotion (FORCE=1)
+	$(PROMPTSYNC) rollback production $(if $(FORCE),--force) --yes
+
+diff-staging: ## the rows that differ between local and staging
+	$(PROMPTSYNC) diff local staging
 
 verify: ## row count + checksum of every configured environment; exit 1 on drift
 	$(PROMPTSYNC) verify

@@ -6,9 +6,9 @@ import argparse
 import dataclasses
 import sys
 
-from promptsync import __version__, history, log, preflight, rollback, sync, verify
+from promptsync import __version__, diff, guards, history, log, preflight, rollback, sync, verify
 from promptsync.config import environment, load_settings, parse_tables
-from promptsync.errors import EXIT_FAILED, EXIT_OK, PromptsyncError
+from promptsync.errors import EXIT_DIFFERENCES, EXIT_FAILED, EXIT_OK, PromptsyncError, Refused
 from promptsync.tools import find_tools
 
 EPILOG = """exit codes: 0 done (verify: all match), 1 differences found (verify, dry run),
@@ -44,6 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="allow deleting more than half of the target's rows",
     )
     p.set_defaults(run=_sync)
+
+    p = commands.add_parser("diff", help="the rows that differ between SOURCE and TARGET")
+    p.add_argument("source")
+    p.add_argument("target")
+    p.add_argument("--limit", type=int, default=50, help="rows listed per kind (default 50)")
+    p.set_defaults(run=lambda s, a: _diff(s, a.source, a.target, a.limit))
 
     p = commands.add_parser("rollback", help="restore TARGET's content before its last promotion")
     p.add_argument("target")
@@ -81,6 +87,28 @@ def _sync(settings, args) -> int:
         allow_mass_delete=args.allow_mass_delete,
     )
     return sync.run(settings, args.source, args.target, options)
+
+
+def _diff(settings, source_name: str, target_name: str, limit: int) -> int:
+    envs = [environment(settings, n) for n in (source_name, target_name)]
+    for env in envs:
+        log.add_secrets(env.secrets)
+    tools = find_tools(settings.get("PROMPTSYNC_PG_BIN"))
+    src, _ = preflight.connect(envs[0], tools)
+    with src:
+        tgt, _ = preflight.connect(envs[1], tools)
+        with tgt:
+            src_infos = preflight.describe_tables(src, settings.tables)
+            tgt_infos = preflight.describe_tables(tgt, settings.tables)
+            try:
+                guards.check_drift(src, tgt, src_infos, tgt_infos)
+            except Refused as drift:
+                sys.stdout.write(f"{drift}\n")
+                return EXIT_DIFFERENCES
+            found = diff.run_sessions(src, tgt, src_infos, tgt_infos)
+    for table_diff in found:
+        sys.stdout.write("".join(f"{line}\n" for line in table_diff.lines(limit)))
+    return EXIT_DIFFERENCES if any(d.any for d in found) else EXIT_OK
 
 
 def _history(settings, target_name: str, limit: int) -> int:

@@ -19,13 +19,15 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 
-from promptsync import argv, guards, history, log, preflight, promote, retry
+from promptsync import argv, diff, guards, history, log, preflight, promote, retry
 from promptsync.config import Environment, Settings, Table, environment
 from promptsync.dumpstream import forward_copy_data
 from promptsync.errors import EXIT_DIFFERENCES, EXIT_OK, CommitUnknown, Failed, Refused
 from promptsync.fingerprint import Fingerprint, fingerprint
 from promptsync.session import TRANSIENT, Session, child_environ, reason
 from promptsync.tools import Tools, find_tools
+
+PLAN_ROWS = 50  # rows listed per kind of change in a plan
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,6 @@ def _attempt(job: Job) -> int:
         loaded_at = time.monotonic()
         copy_targets = {src_tables[t].rel: work.stage(t) for t in job.tables}
         stats = _stream_dump(job, snapshot, copy_targets, tgt, cleanup)
-        src.close()
         log.info(
             f"staged {stats.total_rows:,} rows ({log.human_bytes(stats.bytes)}) in "
             f"{time.monotonic() - loaded_at:.1f} s"
@@ -164,7 +165,9 @@ def _attempt(job: Job) -> int:
         plan = {t: c.plan for t, c in compared.items()}
 
         if opts.dry_run or (opts.interactive and not opts.yes):
-            _print_plan(plan, tgt_env.name)
+            # the rows behind the plan, read in the dump's snapshot on the source
+            _print_plan(plan, diff.run_sessions(src, tgt, src_tables, tgt_tables), tgt_env.name)
+        src.close()
         refusal = _guard(job, tgt, work, compared)
         if opts.dry_run:
             tgt.run("ROLLBACK;", "rolling back the dry run")
@@ -284,10 +287,15 @@ def _reap(proc: subprocess.Popen) -> None:
             pipe.close()
 
 
-def _print_plan(plan: dict[Table, promote.Change], target: str) -> None:
+def _print_plan(
+    plan: dict[Table, promote.Change], diffs: list[diff.TableDiff], target: str
+) -> None:
+    """The plan on stdout: `table<TAB>insert<TAB>update<TAB>delete`, then the rows."""
     for table, change in plan.items():
         sys.stdout.write(f"{table}\t{change.inserted}\t{change.updated}\t{change.deleted}\n")
         log.info(f"plan for {target} {table}: {change.as_plan()}")
+    for found in diffs:
+        sys.stdout.write("".join(f"{line}\n" for line in found.lines(PLAN_ROWS)))
     sys.stdout.flush()
 
 

@@ -1,0 +1,127 @@
+"""`promptsync diff SOURCE TARGET`: which rows differ, by primary key, with the columns that
+identify a prompt and, for a changed row, the columns that changed.
+
+Fast on big tables: per key range (bucket) row counts and checksums are compared first, on
+both servers in parallel; only differing buckets are read row by row (key + hash), and only
+differing rows in detail. The plan shown by `sync --dry-run` and by the confirmation of
+`sync --force` comes from here too.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from promptsync.config import Table
+from promptsync.preflight import TableInfo
+from promptsync.session import Session
+
+
+@dataclass(frozen=True)
+class Row:
+    key: tuple[str, ...]
+    ident: dict[str, object]
+
+    def label(self, key_cols: str) -> str:
+        keys = ", ".join(self.key)
+        extra = " ".join(f"{k}={'NULL' if v is None else v}" for k, v in self.ident.items())
+        return f"{key_cols}={keys}" + (f"  {extra}" if extra else "")
+
+
+@dataclass
+class TableDiff:
+    table: Table
+    key_cols: str
+    added: list[Row] = field(default_factory=list)  # in source, not in target
+    changed: list[tuple[Row, list[str]]] = field(default_factory=list)
+    removed: list[Row] = field(default_factory=list)  # in target, not in source
+
+    @property
+    def any(self) -> bool:
+        return bool(self.added or self.changed or self.removed)
+
+    def summary(self) -> str:
+        return (
+            f"{self.table}: {len(self.added):,} to add, {len(self.changed):,} to change, "
+            f"{len(self.removed):,} to remove"
+        )
+
+    def lines(self, limit: int) -> list[str]:
+        out = [self.summary()]
+        for mark, rows in (("+", self.added), ("~", self.changed), ("-", self.removed)):
+            for item in rows[:limit]:
+                if mark == "~":
+                    row, cols = item
+                    out.append(f"  ~ {row.label(self.key_cols)}  changed: {', '.join(cols)}")
+                else:
+                    out.append(f"  {mark} {item.label(self.key_cols)}")
+            if len(rows) > limit:
+                out.append(f"  {mark} ... and {len(rows) - limit:,} more")
+        return out
+
+
+def _buckets(session: Session, rel: str) -> dict[str, tuple[str, ...]]:
+    rows = session.run_file("diff_buckets.sql", "comparing key ranges", rel=rel)
+    return {r[0]: tuple(r[1:]) for r in rows}
+
+
+def _hashes(session: Session, rel: str, buckets: list[str]) -> dict[str, str]:
+    rows = session.run_file(
+        "diff_rows.sql", "reading differing ranges", rel=rel, buckets=json.dumps(buckets)
+    )
+    return {key: h for key, h in rows}
+
+
+def _details(session: Session, rel: str, keys: list[str]) -> dict[str, tuple[dict, dict]]:
+    if not keys:
+        return {}
+    rows = session.run_file(
+        "diff_details.sql", "reading differing rows", rel=rel, keys=json.dumps(keys)
+    )
+    return {key: (json.loads(ident), json.loads(hashes)) for key, ident, hashes in rows}
+
+
+def _both(fn, src_args: tuple, tgt_args: tuple):
+    """fn(*src_args) and fn(*tgt_args) at once: two servers, two backends."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        a, b = pool.submit(fn, *src_args), pool.submit(fn, *tgt_args)
+        return a.result(), b.result()
+
+
+def compute(src: Session, tgt: Session, src_info: TableInfo, tgt_info: TableInfo) -> TableDiff:
+    """What would change in tgt's table if it took src's rows."""
+    src_b, tgt_b = _both(_buckets, (src, src_info.rel), (tgt, tgt_info.rel))
+    differing = sorted(b for b in set(src_b) | set(tgt_b) if src_b.get(b) != tgt_b.get(b))
+    found = TableDiff(src_info.table, tgt_info.pk.replace(" ", ""))
+    if not differing:
+        return found
+    src_h, tgt_h = _both(_hashes, (src, src_info.rel, differing), (tgt, tgt_info.rel, differing))
+    added = sorted(set(src_h) - set(tgt_h), key=_order)
+    removed = sorted(set(tgt_h) - set(src_h), key=_order)
+    changed = sorted((k for k in set(src_h) & set(tgt_h) if src_h[k] != tgt_h[k]), key=_order)
+    src_d, tgt_d = _both(
+        _details, (src, src_info.rel, added + changed), (tgt, tgt_info.rel, removed + changed)
+    )
+    found.added = [Row(_key(k), src_d[k][0]) for k in added]
+    found.removed = [Row(_key(k), tgt_d[k][0]) for k in removed]
+    for k in changed:
+        new, old = src_d[k][1], tgt_d[k][1]
+        cols = [c for c in new if new.get(c) != old.get(c)] or ["(column order)"]
+        found.changed.append((Row(_key(k), src_d[k][0]), cols))
+    return found
+
+
+def _key(key_json: str) -> tuple[str, ...]:
+    return tuple(json.loads(key_json))
+
+
+def _order(key_json: str) -> tuple:
+    """Numeric keys in numeric order, others as text."""
+    return tuple((0, int(v), "") if v.lstrip("-").isdigit() else (1, 0, v) for v in _key(key_json))
+
+
+def run_sessions(
+    src: Session, tgt: Session, src_infos: dict[Table, TableInfo], tgt_infos: dict[Table, TableInfo]
+) -> list[TableDiff]:
+    return [compute(src, tgt, src_infos[t], tgt_infos[t]) for t in src_infos]
