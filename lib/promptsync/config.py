@@ -6,6 +6,7 @@ variable to set, before anything touches a database.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Mapping
@@ -82,7 +83,7 @@ class Environment:
 class Settings:
     """Everything promptsync reads from its environment."""
 
-    values: Mapping[str, str]
+    values: Mapping[str, str] = field(repr=False)
     tables: tuple[Table, ...]
 
     def get(self, name: str, default: str | None = None) -> str | None:
@@ -118,7 +119,7 @@ def parse_tables(raw: str | None, variable: str = "PROMPTSYNC_TABLES") -> tuple[
     for item in (raw or DEFAULT_TABLES).split(","):
         item = item.strip()
         parts = item.split(".")
-        if not item or len(parts) > 2 or not all(IDENT_RE.match(p) for p in parts):
+        if not item or len(parts) > 2 or not all(IDENT_RE.fullmatch(p) for p in parts):
             raise ConfigError(
                 f"{variable}: {item!r} is not a table name (expected name or schema.name)"
             )
@@ -131,7 +132,7 @@ def parse_tables(raw: str | None, variable: str = "PROMPTSYNC_TABLES") -> tuple[
 def canonical_name(name: str) -> str:
     name = name.strip().lower()
     name = ALIASES.get(name, name)
-    if not ENV_NAME_RE.match(name):
+    if not ENV_NAME_RE.fullmatch(name):
         raise ConfigError(
             f"unknown environment {name!r}: use local, staging, production or a name "
             "like preview-42"
@@ -175,6 +176,8 @@ def environment(settings: Settings, name: str) -> Environment:
     url = settings.get(f"{p}_DATABASE_URL")
     if url:
         env = _from_url(name, f"{p}_DATABASE_URL", url)
+        if env.password is None and settings.get(f"{p}_DB_PASSWORD"):
+            env = dataclasses.replace(env, password=settings.get(f"{p}_DB_PASSWORD"))
     else:
         defaults = {"NAME": "dev_coach", "USER": "postgres"} if name == "local" else {}
         missing = [
@@ -197,7 +200,7 @@ def environment(settings: Settings, name: str) -> Environment:
 
 
 def _port(variable: str, raw: str) -> int:
-    if not raw.isdigit() or not 0 < int(raw) < 65536:
+    if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) < 65536:
         raise ConfigError(f"{variable} must be a port number (1-65535), got {raw!r}")
     return int(raw)
 
@@ -209,6 +212,8 @@ def _from_url(name: str, variable: str, url: str) -> Environment:
         port = parts.port
     except ValueError:
         raise ConfigError(f"{bad} (bad port)") from None
+    if port == 0:
+        raise ConfigError(f"{bad} (bad port)")
     if parts.scheme not in ("postgres", "postgresql"):
         raise ConfigError(f"{bad} (it must start with postgresql://)")
     if not parts.hostname:
@@ -224,6 +229,11 @@ def _from_url(name: str, variable: str, url: str) -> Environment:
             raise ConfigError(f"{bad} (bad parameter {key!r})")
         if key in ("password", "host", "port", "dbname", "user"):
             raise ConfigError(f"{bad} (put {key} in the URL itself, not as a parameter)")
+        if key == "sslpassword":
+            raise ConfigError(
+                f"{bad}: sslpassword would show on command lines; use a key file without a "
+                "passphrase for promptsync"
+            )
         params.append((key, value))
     return Environment(
         name=name,

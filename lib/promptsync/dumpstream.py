@@ -68,6 +68,7 @@ def forward_copy_data(
         if line == END_OF_DATA:
             stats.rows[current] = rows
             current = None
+            rows = 0
         else:
             rows += 1
         if buffered >= CHUNK:

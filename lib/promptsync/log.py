@@ -8,7 +8,8 @@ import time
 from collections.abc import Iterable
 
 _secrets: set[str] = set()
-_URL_PASSWORD = re.compile(r"(postgres(?:ql)?://[^:/@\s]*:)[^@\s]*@")
+# userinfo ends at the LAST @ before the path, as urllib (and libpq) read it
+_URL_PASSWORD = re.compile(r"(postgres(?:ql)?://[^:/@\s]*:)[^/?#\s]*@", re.IGNORECASE)
 _KV_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
 _quiet = False
 

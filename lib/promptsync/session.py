@@ -55,7 +55,7 @@ def reason(stderr_lines: list[str]) -> str:
     keep = [line.strip() for line in stderr_lines if line.strip()]
     for line in reversed(keep):
         if re.search(r"\b(ERROR|FATAL|PANIC):|error:|failed:", line):
-            line = re.sub(r"^(psql|pg_dump):(<stdin>:\d+: )?( error:)?\s*", "", line)
+            line = re.sub(r"^(psql|pg_dump):(<stdin>:\d+:)?(\s*error:)?\s*", "", line)
             return redact(line.replace("ERROR:  ", "").replace("FATAL:  ", ""))
     return redact(keep[-1]) if keep else "no message"
 
