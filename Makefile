@@ -11,7 +11,7 @@ PYTHON := $(VENV)/bin/python
 PROMPTSYNC := bin/promptsync
 PYTEST_ARGS ?=
 
-.PHONY: help sync-staging sync-prod rollback-staging rollback-prod diff-staging verify check demo demo-stop test lint unit clean
+.PHONY: help sync-staging sync-prod rollback-staging rollback-prod diff-staging export verify check demo demo-stop test lint unit clean
 
 help: ## show the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) \
@@ -31,6 +31,9 @@ rollback-prod: ## restore production's prompts from before its last promotion (F
 
 diff-staging: ## the rows that differ between local and staging
 	$(PROMPTSYNC) diff local staging
+
+export: ## write local's prompts to prompts/prompts.sql, to commit with the code (ENV=, FILE=)
+	$(PROMPTSYNC) export $(or $(ENV),local) $(or $(FILE),prompts/prompts.sql)
 
 verify: ## row count + checksum of every configured environment; exit 1 on drift
 	$(PROMPTSYNC) verify

@@ -1,7 +1,8 @@
 -- Row count and checksum of :rel per key range (bucket), for `promptsync diff`: only the
 -- buckets whose checksums differ between two environments are looked at row by row.
 -- A single integer primary key is cut into ranges of 1000 ids; any other key is hashed
--- into 1024 buckets. Rows are hashed as in fingerprint.sql.
+-- into 1024 buckets. Rows are hashed as in fingerprint.sql. Columns and key come from
+-- :'keyrel' (the live table; :rel may be a staging table shaped like it).
 SELECT CASE WHEN count(*) = 1
              AND bool_and(a.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype))
             THEN format('(t.%I / 1000)', min(a.attname))
@@ -11,12 +12,12 @@ SELECT CASE WHEN count(*) = 1
   FROM pg_catalog.pg_index i
  CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
   JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
- WHERE i.indrelid = :'rel'::regclass AND i.indisprimary
+ WHERE i.indrelid = :'keyrel'::regclass AND i.indisprimary
 \gset diff_
 SELECT pg_catalog.string_agg(pg_catalog.format('%I', attname), ', ' ORDER BY attname COLLATE "C")
        AS cols
   FROM pg_catalog.pg_attribute
- WHERE attrelid = :'rel'::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated = ''
+ WHERE attrelid = :'keyrel'::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated = ''
 \gset diff_
 SELECT b, pg_catalog.count(*),
        pg_catalog.sum(('x' || pg_catalog.left(h, 16))::bit(64)::bigint::numeric),

@@ -5,15 +5,15 @@ SELECT coalesce(pg_catalog.string_agg(pg_catalog.format('%L, t.%I', attname, att
                                       ORDER BY attnum), '') AS ident,
        (SELECT pg_catalog.string_agg(pg_catalog.format('%L', attname), ', ' ORDER BY attnum)
           FROM pg_catalog.pg_attribute
-         WHERE attrelid = :'rel'::regclass AND attnum > 0 AND NOT attisdropped
+         WHERE attrelid = :'keyrel'::regclass AND attnum > 0 AND NOT attisdropped
            AND attgenerated = '') AS names,
        (SELECT pg_catalog.string_agg(pg_catalog.format('pg_catalog.md5(t.%I::text)', attname),
                                      ', ' ORDER BY attnum)
           FROM pg_catalog.pg_attribute
-         WHERE attrelid = :'rel'::regclass AND attnum > 0 AND NOT attisdropped
+         WHERE attrelid = :'keyrel'::regclass AND attnum > 0 AND NOT attisdropped
            AND attgenerated = '') AS hashes
   FROM pg_catalog.pg_attribute
- WHERE attrelid = :'rel'::regclass AND attnum > 0 AND NOT attisdropped
+ WHERE attrelid = :'keyrel'::regclass AND attnum > 0 AND NOT attisdropped
    AND attname IN ('name', 'coach_state', 'prompt_type', 'version')
 \gset diff_
 SELECT pg_catalog.array_to_json(ARRAY[:diff_key_text])::text,

@@ -6,7 +6,7 @@ SELECT pg_catalog.string_agg(pg_catalog.format('t.%I::text', a.attname), ', ' OR
   FROM pg_catalog.pg_index i
  CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
   JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
- WHERE i.indrelid = :'rel'::regclass AND i.indisprimary
+ WHERE i.indrelid = :'keyrel'::regclass AND i.indisprimary
 \gset diff_
 SELECT pg_catalog.array_to_json(ARRAY[:diff_key_text])::text,
        pg_catalog.md5(ROW(:diff_cols)::text)

@@ -5,8 +5,21 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from pathlib import Path
 
-from promptsync import __version__, diff, guards, history, log, preflight, rollback, sync, verify
+from promptsync import (
+    __version__,
+    diff,
+    export,
+    guards,
+    history,
+    log,
+    preflight,
+    rollback,
+    sources,
+    sync,
+    verify,
+)
 from promptsync.config import environment, load_settings, parse_tables
 from promptsync.errors import EXIT_DIFFERENCES, EXIT_FAILED, EXIT_OK, PromptsyncError, Refused
 from promptsync.tools import find_tools
@@ -51,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=50, help="rows listed per kind (default 50)")
     p.set_defaults(run=lambda s, a: _diff(s, a.source, a.target, a.limit))
 
+    p = commands.add_parser("export", help="write ENV's tables to a deterministic snapshot FILE")
+    p.add_argument("env")
+    p.add_argument("file", type=Path)
+    p.set_defaults(run=lambda s, a: export.run(s, a.env, a.file))
+
     p = commands.add_parser("rollback", help="restore TARGET's content before its last promotion")
     p.add_argument("target")
     p.add_argument("--force", action="store_true", help="allow overwriting TARGET")
@@ -90,6 +108,9 @@ def _sync(settings, args) -> int:
 
 
 def _diff(settings, source_name: str, target_name: str, limit: int) -> int:
+    if sources.is_file(source_name):  # rows of a file can only be compared once staged
+        options = sync.Options(dry_run=True, listing_only=True)
+        return sync.run(settings, source_name, target_name, options)
     envs = [environment(settings, n) for n in (source_name, target_name)]
     for env in envs:
         log.add_secrets(env.secrets)
@@ -101,11 +122,18 @@ def _diff(settings, source_name: str, target_name: str, limit: int) -> int:
             src_infos = preflight.describe_tables(src, settings.tables)
             tgt_infos = preflight.describe_tables(tgt, settings.tables)
             try:
-                guards.check_drift(src, tgt, src_infos, tgt_infos)
+                for table in settings.tables:
+                    guards.check_drift(
+                        table,
+                        src.label,
+                        tgt.label,
+                        guards.columns(src, src_infos[table].rel),
+                        guards.columns(tgt, tgt_infos[table].rel),
+                    )
             except Refused as drift:
                 sys.stdout.write(f"{drift}\n")
                 return EXIT_DIFFERENCES
-            found = diff.run_sessions(src, tgt, src_infos, tgt_infos)
+            found = diff.between(src, tgt, src_infos, tgt_infos)
     for table_diff in found:
         sys.stdout.write("".join(f"{line}\n" for line in table_diff.lines(limit)))
     return EXIT_DIFFERENCES if any(d.any for d in found) else EXIT_OK

@@ -61,48 +61,68 @@ class TableDiff:
         return out
 
 
-def _buckets(session: Session, rel: str) -> dict[str, tuple[str, ...]]:
-    rows = session.run_file("diff_buckets.sql", "comparing key ranges", rel=rel)
+@dataclass(frozen=True)
+class Side:
+    """Rows to compare: `rel` read in `session`, columns and key taken from `keyrel` (the
+    live table; `rel` may be a staging table shaped like it)."""
+
+    session: Session
+    rel: str
+    keyrel: str
+
+
+def _buckets(side: Side) -> dict[str, tuple[str, ...]]:
+    rows = side.session.run_file(
+        "diff_buckets.sql", "comparing key ranges", rel=side.rel, keyrel=side.keyrel
+    )
     return {r[0]: tuple(r[1:]) for r in rows}
 
 
-def _hashes(session: Session, rel: str, buckets: list[str]) -> dict[str, str]:
-    rows = session.run_file(
-        "diff_rows.sql", "reading differing ranges", rel=rel, buckets=json.dumps(buckets)
+def _hashes(side: Side, buckets: list[str]) -> dict[str, str]:
+    rows = side.session.run_file(
+        "diff_rows.sql",
+        "reading differing ranges",
+        rel=side.rel,
+        keyrel=side.keyrel,
+        buckets=json.dumps(buckets),
     )
     return {key: h for key, h in rows}
 
 
-def _details(session: Session, rel: str, keys: list[str]) -> dict[str, tuple[dict, dict]]:
+def _details(side: Side, keys: list[str]) -> dict[str, tuple[dict, dict]]:
     if not keys:
         return {}
-    rows = session.run_file(
-        "diff_details.sql", "reading differing rows", rel=rel, keys=json.dumps(keys)
+    rows = side.session.run_file(
+        "diff_details.sql",
+        "reading differing rows",
+        rel=side.rel,
+        keyrel=side.keyrel,
+        keys=json.dumps(keys),
     )
     return {key: (json.loads(ident), json.loads(hashes)) for key, ident, hashes in rows}
 
 
 def _both(fn, src_args: tuple, tgt_args: tuple):
-    """fn(*src_args) and fn(*tgt_args) at once: two servers, two backends."""
+    """fn(*src_args) and fn(*tgt_args): at once on two sessions, in turn on one."""
+    if src_args[0].session is tgt_args[0].session:
+        return fn(*src_args), fn(*tgt_args)
     with ThreadPoolExecutor(max_workers=2) as pool:
         a, b = pool.submit(fn, *src_args), pool.submit(fn, *tgt_args)
         return a.result(), b.result()
 
 
-def compute(src: Session, tgt: Session, src_info: TableInfo, tgt_info: TableInfo) -> TableDiff:
-    """What would change in tgt's table if it took src's rows."""
-    src_b, tgt_b = _both(_buckets, (src, src_info.rel), (tgt, tgt_info.rel))
+def compute(table: Table, key_cols: str, src: Side, tgt: Side) -> TableDiff:
+    """What would change in tgt's rows if they became src's."""
+    src_b, tgt_b = _both(_buckets, (src,), (tgt,))
     differing = sorted(b for b in set(src_b) | set(tgt_b) if src_b.get(b) != tgt_b.get(b))
-    found = TableDiff(src_info.table, tgt_info.pk.replace(" ", ""))
+    found = TableDiff(table, key_cols.replace(" ", ""))
     if not differing:
         return found
-    src_h, tgt_h = _both(_hashes, (src, src_info.rel, differing), (tgt, tgt_info.rel, differing))
+    src_h, tgt_h = _both(_hashes, (src, differing), (tgt, differing))
     added = sorted(set(src_h) - set(tgt_h), key=_order)
     removed = sorted(set(tgt_h) - set(src_h), key=_order)
     changed = sorted((k for k in set(src_h) & set(tgt_h) if src_h[k] != tgt_h[k]), key=_order)
-    src_d, tgt_d = _both(
-        _details, (src, src_info.rel, added + changed), (tgt, tgt_info.rel, removed + changed)
-    )
+    src_d, tgt_d = _both(_details, (src, added + changed), (tgt, removed + changed))
     found.added = [Row(_key(k), src_d[k][0]) for k in added]
     found.removed = [Row(_key(k), tgt_d[k][0]) for k in removed]
     for k in changed:
@@ -121,7 +141,31 @@ def _order(key_json: str) -> tuple:
     return tuple((0, int(v), "") if v.lstrip("-").isdigit() else (1, 0, v) for v in _key(key_json))
 
 
-def run_sessions(
+def between(
     src: Session, tgt: Session, src_infos: dict[Table, TableInfo], tgt_infos: dict[Table, TableInfo]
 ) -> list[TableDiff]:
-    return [compute(src, tgt, src_infos[t], tgt_infos[t]) for t in src_infos]
+    """Two databases."""
+    return [
+        compute(
+            t,
+            tgt_infos[t].pk,
+            Side(src, src_infos[t].rel, src_infos[t].rel),
+            Side(tgt, tgt_infos[t].rel, tgt_infos[t].rel),
+        )
+        for t in src_infos
+    ]
+
+
+def staged(
+    tgt: Session, infos: dict[Table, TableInfo], stages: dict[Table, str]
+) -> list[TableDiff]:
+    """The staged rows against the live ones, inside the target's open transaction."""
+    return [
+        compute(
+            t,
+            infos[t].pk,
+            Side(tgt, stages[t], infos[t].rel),
+            Side(tgt, infos[t].rel, infos[t].rel),
+        )
+        for t in infos
+    ]

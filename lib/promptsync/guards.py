@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 from promptsync.config import Table
 from promptsync.errors import Refused
-from promptsync.preflight import TableInfo
 from promptsync.session import Session, sql_text
 
 COLUMN_FIELDS = ("type", "nullability", "default", "identity/generated")
@@ -28,14 +27,15 @@ class Drift:
 
 
 def drift(table: Table, source: str, target: str, src_cols: dict, tgt_cols: dict) -> Drift | None:
-    """How target's columns differ from source's (physical order does not count)."""
+    """How target's columns differ from source's (physical order does not count). A side
+    that knows only names (a snapshot file) is compared by names."""
     lines = []
     for name in sorted(set(src_cols) | set(tgt_cols)):
         if name not in tgt_cols:
             lines.append(f"{source} has column {name} that {target} lacks")
         elif name not in src_cols:
             lines.append(f"{target} has column {name} that {source} lacks")
-        else:
+        elif src_cols[name] and tgt_cols[name]:
             for field, a, b in zip(COLUMN_FIELDS, src_cols[name], tgt_cols[name], strict=True):
                 if a != b:
                     lines.append(
@@ -57,19 +57,14 @@ def drift_table(found: Drift, source: str, target: str, src_cols: dict, tgt_cols
     return "\n".join(out)
 
 
-def check_drift(
-    src: Session, tgt: Session, src_info: dict[Table, TableInfo], tgt_info: dict[Table, TableInfo]
-) -> None:
+def check_drift(table: Table, source: str, target: str, src_cols: dict, tgt_cols: dict) -> None:
     """Refuse when a table's columns differ: migrations must run first."""
-    for table in src_info:
-        src_cols = columns(src, src_info[table].rel)
-        tgt_cols = columns(tgt, tgt_info[table].rel)
-        found = drift(table, src.label, tgt.label, src_cols, tgt_cols)
-        if found:
-            raise Refused(
-                f"{table}: the schemas differ ({'; '.join(found.lines)}): run migrations "
-                f"first\n{drift_table(found, src.label, tgt.label, src_cols, tgt_cols)}"
-            )
+    found = drift(table, source, target, src_cols, tgt_cols)
+    if found:
+        raise Refused(
+            f"{table}: the schemas differ ({'; '.join(found.lines)}): run migrations "
+            f"first\n{drift_table(found, source, target, src_cols, tgt_cols)}"
+        )
 
 
 def check_empty(source: str, table: Table, rows: int, allow_empty: bool) -> None:

@@ -1,7 +1,7 @@
 """`promptsync sync SOURCE TARGET`: one verified, atomic promotion of the prompts tables.
 
-  source: a read-only snapshot is exported; its checksum is taken inside it
-  pg_dump --snapshot  ──(COPY data only)──▶  one psql session on the target:
+  source (a database: checksums inside an exported snapshot, pg_dump --snapshot; or a
+  snapshot file)  ──(COPY data only)──▶  one psql session on the target:
       BEGIN; load temporary staging tables; check count + checksum against the source;
       apply only the differences to the live table; check the live checksum; move sequences;
       COMMIT
@@ -10,21 +10,16 @@ A failure anywhere before COMMIT ends the session, and the server rolls everythi
 
 from __future__ import annotations
 
-import subprocess
 import sys
-import threading
 import time
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 
-from promptsync import argv, diff, guards, history, log, preflight, promote, retry
+from promptsync import diff, guards, history, log, preflight, promote, retry, sources
 from promptsync.config import Environment, Settings, Table, environment
-from promptsync.dumpstream import forward_copy_data
 from promptsync.errors import EXIT_DIFFERENCES, EXIT_OK, CommitUnknown, Failed, Refused
 from promptsync.fingerprint import Fingerprint, fingerprint
-from promptsync.session import TRANSIENT, Session, child_environ, reason
+from promptsync.session import Session
 from promptsync.tools import Tools, find_tools
 
 PLAN_ROWS = 50  # rows listed per kind of change in a plan
@@ -38,12 +33,13 @@ class Options:
     allow_empty: bool = False
     allow_mass_delete: bool = False
     interactive: bool = False  # a person is at a terminal to answer the confirmation
+    listing_only: bool = False  # `diff file:...`: print the rows that differ, nothing else
 
 
 @dataclass
 class Job:
     settings: Settings
-    source: Environment
+    source: Environment | str  # an environment, or "file:PATH"
     target: Environment
     tables: tuple[Table, ...]
     tools: Tools
@@ -52,11 +48,14 @@ class Job:
 
 
 def run(settings: Settings, source_name: str, target_name: str, options: Options) -> int:
-    source = environment(settings, source_name)
     target = environment(settings, target_name)
-    if source.name == target.name:
-        raise Refused(f"source and target are both {source.name}: nothing to sync")
-    log.add_secrets([*source.secrets, *target.secrets])
+    source: Environment | str = source_name
+    if not sources.is_file(source_name):
+        source = environment(settings, source_name)
+        if source.name == target.name:
+            raise Refused(f"source and target are both {source.name}: nothing to sync")
+        log.add_secrets(source.secrets)
+    log.add_secrets(target.secrets)
     job = Job(
         settings=settings,
         source=source,
@@ -66,7 +65,8 @@ def run(settings: Settings, source_name: str, target_name: str, options: Options
         options=options,
     )
     started = time.monotonic()
-    log.info(f"sync {source.name} ({source.display}) -> {target.name} ({target.display})")
+    where = source if isinstance(source, str) else f"{source.name} ({source.display})"
+    log.info(f"sync {where} -> {target.name} ({target.display})")
     code = retry.call(settings, lambda: _attempt_or_lookup(job))
     log.info(f"done in {time.monotonic() - started:.1f} s")
     return code
@@ -92,49 +92,58 @@ def _target_matches(job: Job) -> bool:
     return prints == job.source_prints
 
 
+def _open_source(job: Job, cleanup: ExitStack) -> sources.DatabaseSource | sources.FileSource:
+    if isinstance(job.source, str):
+        return sources.FileSource(job.source, job.tables)
+    return sources.DatabaseSource(job.source, job.tools, cleanup)
+
+
 def _attempt(job: Job) -> int:
-    src_env, tgt_env, opts = job.source, job.target, job.options
+    tgt_env, opts = job.target, job.options
     with ExitStack() as cleanup:
-        src, src_server = preflight.connect(src_env, job.tools)
-        cleanup.callback(src.abort)
+        src = _open_source(job, cleanup)
         tgt, tgt_server = preflight.connect(tgt_env, job.tools)
         cleanup.callback(tgt.abort)
-        if src_server.identity == tgt_server.identity:
+        if src.identity == tgt_server.identity:
             raise Refused(
-                f"{src_env.name} and {tgt_env.name} are the same database "
-                f"({src_env.display}): a sync would read and overwrite one table"
+                f"{src.name} and {tgt_env.name} are the same database "
+                f"({tgt_env.display}): a sync would read and overwrite one table"
             )
         preflight.lock(tgt)
-        dump_client = preflight.check_dump_client(src_env, job.tools, src_server)
-        src_tables = preflight.describe_tables(src, job.tables)
+        src_tables = src.describe(job.tables)
         tgt_tables = preflight.describe_tables(tgt, job.tables)
-        guards.check_drift(src, tgt, src_tables, tgt_tables)
+        for table in job.tables:
+            guards.check_drift(
+                table,
+                src.name,
+                tgt_env.name,
+                src.columns(table),
+                guards.columns(tgt, tgt_tables[table].rel),
+            )
         log.info(
-            f"preflight ok: {src_env.name} PostgreSQL {src_server.version} (dump with "
-            f"{dump_client}), {tgt_env.name} PostgreSQL {tgt_server.version}"
+            f"preflight ok: {src.name} {src.how()}, {tgt_env.name} PostgreSQL {tgt_server.version}"
         )
 
-        snapshot = src.run_file("snapshot.sql", "exporting a snapshot")[0][0]
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            src_future = pool.submit(_prints, src, src_tables)
-            tgt_future = pool.submit(_prints, tgt, tgt_tables)
-            source_prints, target_prints = src_future.result(), tgt_future.result()
+        pending = src.fingerprints()  # source and target checksums at the same time
+        target_prints = {t: fingerprint(tgt, i.rel) for t, i in tgt_tables.items()}
+        source_prints = pending.result()
         job.source_prints = source_prints
         for table in job.tables:
             log.info(
-                f"{table}: {src_env.name} {source_prints[table]}; "
-                f"{tgt_env.name} {target_prints[table]}"
+                f"{table}: {src.name} {source_prints[table]}; {tgt_env.name} {target_prints[table]}"
             )
         if source_prints == target_prints:
-            log.info(f"{tgt_env.name} already matches {src_env.name}: nothing to do")
+            if opts.listing_only:
+                _print_listing([diff.TableDiff(t, tgt_tables[t].pk) for t in job.tables])
+            log.info(f"{tgt_env.name} already matches {src.name}: nothing to do")
             return EXIT_OK
         if not (opts.force or opts.dry_run):
             raise Refused(
-                f"{tgt_env.name} differs from {src_env.name}; refusing to overwrite it without "
+                f"{tgt_env.name} differs from {src.name}; refusing to overwrite it without "
                 "--force (make: FORCE=1); --dry-run shows what would change"
             )
         for table in job.tables:
-            guards.check_empty(src_env.name, table, source_prints[table].rows, opts.allow_empty)
+            guards.check_empty(src.name, table, source_prints[table].rows, opts.allow_empty)
 
         work = promote.Work(job.tables, tgt_tables)
         promote.begin(tgt)
@@ -145,10 +154,11 @@ def _attempt(job: Job) -> int:
                 rel=work.rel(table),
                 stage=work.stage(table),
             )
-        # The dump reads the snapshot the source checksum was taken in.
         loaded_at = time.monotonic()
         copy_targets = {src_tables[t].rel: work.stage(t) for t in job.tables}
-        stats = _stream_dump(job, snapshot, copy_targets, tgt, cleanup)
+        stats = src.stream(copy_targets, tgt)
+        tgt.run("", "loading the staged rows")  # returns when psql has finished the COPY
+        src.close()
         log.info(
             f"staged {stats.total_rows:,} rows ({log.human_bytes(stats.bytes)}) in "
             f"{time.monotonic() - loaded_at:.1f} s"
@@ -158,16 +168,18 @@ def _attempt(job: Job) -> int:
         for table, found in compared.items():
             if found.staged != source_prints[table]:
                 raise Failed(
-                    f"{table}: the staged rows ({found.staged}) do not match {src_env.name} "
+                    f"{table}: the staged rows ({found.staged}) do not match {src.name} "
                     f"({source_prints[table]}); nothing was applied"
                 )
         log.info("staged rows match the source (row count and checksum)")
         plan = {t: c.plan for t, c in compared.items()}
 
         if opts.dry_run or (opts.interactive and not opts.yes):
-            # the rows behind the plan, read in the dump's snapshot on the source
-            _print_plan(plan, diff.run_sessions(src, tgt, src_tables, tgt_tables), tgt_env.name)
-        src.close()
+            listing = diff.staged(tgt, tgt_tables, {t: work.stage(t) for t in job.tables})
+            if opts.listing_only:
+                _print_listing(listing)
+            else:
+                _print_plan(plan, listing, tgt_env.name)
         refusal = _guard(job, tgt, work, compared)
         if opts.dry_run:
             tgt.run("ROLLBACK;", "rolling back the dry run")
@@ -185,7 +197,7 @@ def _attempt(job: Job) -> int:
         promote.apply(
             tgt,
             work,
-            history.Record("sync", src_env.name, tgt_env.name),
+            history.Record("sync", src.name, tgt_env.name),
             before=target_prints,
             expected=source_prints,
             keep=job.settings.int_setting("PROMPTSYNC_KEEP", 10, minimum=1),
@@ -194,7 +206,7 @@ def _attempt(job: Job) -> int:
         tgt.close()
         log.info(
             f"committed in {time.monotonic() - applied_at:.1f} s: {tgt_env.name} now matches "
-            f"{src_env.name}"
+            f"{src.name}"
         )
         return EXIT_OK
 
@@ -220,73 +232,6 @@ def _guard(job: Job, tgt: Session, work: promote.Work, compared: dict) -> Refuse
     return None
 
 
-def _prints(session: Session, tables: dict[Table, preflight.TableInfo]) -> dict[Table, Fingerprint]:
-    return {t: fingerprint(session, info.rel) for t, info in tables.items()}
-
-
-def _stream_dump(
-    job: Job, snapshot: str, copy_targets: dict[str, str], tgt: Session, cleanup: ExitStack
-):
-    dump_argv = argv.pg_dump(job.source, job.tables, snapshot, job.tools.pg_dump)
-    proc = subprocess.Popen(
-        dump_argv,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=child_environ(job.source),
-        start_new_session=True,
-        bufsize=1 << 20,
-    )
-    cleanup.callback(_reap, proc)
-    errors: deque[str] = deque(maxlen=50)
-    drain = threading.Thread(
-        target=lambda: errors.extend(
-            line.decode("utf-8", "replace").rstrip() for line in proc.stderr or ()
-        ),
-        daemon=True,
-    )
-    drain.start()
-    progress = log.Progress(f"{job.source.name} -> {job.target.name}")
-    try:
-        assert proc.stdout is not None
-        stats = forward_copy_data(proc.stdout, copy_targets, tgt.send, progress.update)
-    except Failed as exc:
-        try:
-            code = proc.wait(timeout=1)
-        except subprocess.TimeoutExpired:  # pg_dump is still running: the target side failed
-            raise exc from None
-        if code != 0:
-            drain.join(timeout=5)
-            raise _dump_failure(job, code, errors) from None
-        raise
-    finally:
-        progress.done()
-    code = proc.wait()
-    drain.join(timeout=5)
-    if code != 0:
-        raise _dump_failure(job, code, errors)
-    tgt.run("", "loading the staged rows")  # waits until psql has finished the COPY
-    return stats
-
-
-def _dump_failure(job: Job, code: int, errors: deque[str]) -> Failed:
-    why = reason(list(errors)) if errors else f"exit status {code}"
-    if code < 0:
-        why = f"killed by signal {-code}" + (f" ({why})" if errors else "")
-    return Failed(
-        f"pg_dump of {job.source.name} failed: {why}; nothing was applied",
-        transient=bool(errors) and bool(TRANSIENT.search(why)),
-    )
-
-
-def _reap(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait()
-    for pipe in (proc.stdout, proc.stderr):
-        if pipe:
-            pipe.close()
-
-
 def _print_plan(
     plan: dict[Table, promote.Change], diffs: list[diff.TableDiff], target: str
 ) -> None:
@@ -294,6 +239,10 @@ def _print_plan(
     for table, change in plan.items():
         sys.stdout.write(f"{table}\t{change.inserted}\t{change.updated}\t{change.deleted}\n")
         log.info(f"plan for {target} {table}: {change.as_plan()}")
+    _print_listing(diffs)
+
+
+def _print_listing(diffs: list[diff.TableDiff]) -> None:
     for found in diffs:
         sys.stdout.write("".join(f"{line}\n" for line in found.lines(PLAN_ROWS)))
     sys.stdout.flush()

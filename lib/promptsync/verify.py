@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
-from promptsync import log, preflight, retry
+from promptsync import log, preflight, retry, snapshotfile, sources
 from promptsync.config import Environment, Settings, Table, configured_environments, environment
 from promptsync.errors import EXIT_DIFFERENCES, EXIT_FAILED, EXIT_OK, ConfigError, Failed
 from promptsync.fingerprint import Fingerprint, fingerprint
@@ -41,12 +42,22 @@ def _fingerprints(settings: Settings, env: Environment, tools: Tools) -> dict[Ta
 
 
 def verify(settings: Settings, names: list[str]) -> int:
-    envs = environments(settings, names)
-    tools = find_tools(settings.get("PROMPTSYNC_PG_BIN"))
-    with ThreadPoolExecutor(max_workers=len(envs)) as pool:
+    """Environments by name (default: the configured ones) and snapshot files (file:PATH)."""
+    files = [n for n in names if sources.is_file(n)]
+    envs = (
+        []
+        if names and len(files) == len(names)
+        else environments(settings, [n for n in names if not sources.is_file(n)])
+    )
+    tools = find_tools(settings.get("PROMPTSYNC_PG_BIN")) if envs else None
+    results = {
+        f: snapshotfile.read(Path(f[len(sources.FILE_PREFIX) :]), settings.tables).fingerprints()
+        for f in files
+    }
+    with ThreadPoolExecutor(max_workers=max(len(envs), 1)) as pool:
         futures = {env.name: pool.submit(_fingerprints, settings, env, tools) for env in envs}
-        results = {name: future.result() for name, future in futures.items()}
-    order = [env.name for env in envs]
+        results.update({name: future.result() for name, future in futures.items()})
+    order = files + [env.name for env in envs]
     width = max(len(str(t)) for t in settings.tables) + 2
     col = 32
     lines = [("table".ljust(width) + "".join(n.ljust(col) for n in order)).rstrip()]

@@ -1,0 +1,155 @@
+"""Where a sync reads from: a database (a snapshot plus pg_dump) or a snapshot file
+(`file:PATH`, written by `promptsync export`). Both give the same four things: the tables'
+names and columns, their fingerprints, and a stream of COPY data for the target's staging
+tables."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
+from pathlib import Path
+
+from promptsync import argv, guards, log, preflight, snapshotfile
+from promptsync.config import Environment, Table
+from promptsync.dumpstream import StreamStats, forward_copy_data
+from promptsync.errors import Failed
+from promptsync.fingerprint import Fingerprint, fingerprint
+from promptsync.session import TRANSIENT, Session, child_environ, reason
+from promptsync.tools import Tools
+
+FILE_PREFIX = "file:"
+
+
+def is_file(name: str) -> bool:
+    return name.startswith(FILE_PREFIX)
+
+
+class DatabaseSource:
+    """A live database: checksums inside an exported snapshot, pg_dump reads that snapshot."""
+
+    def __init__(self, env: Environment, tools: Tools, cleanup: ExitStack) -> None:
+        self.env, self.tools, self.cleanup = env, tools, cleanup
+        self.name = env.name
+        self.display = env.display
+        self.session, self.server = preflight.connect(env, tools)
+        cleanup.callback(self.session.abort)
+        self.identity: str | None = self.server.identity
+        self.infos: dict[Table, preflight.TableInfo] = {}
+        self.snapshot = ""
+
+    def describe(self, tables: tuple[Table, ...]) -> dict[Table, preflight.TableInfo]:
+        self.infos = preflight.describe_tables(self.session, tables)
+        return self.infos
+
+    def columns(self, table: Table) -> dict[str, tuple[str, ...]]:
+        return guards.columns(self.session, self.infos[table].rel)
+
+    def how(self) -> str:
+        dump = preflight.check_dump_client(self.env, self.tools, self.server)
+        return f"PostgreSQL {self.server.version} (dump with {dump})"
+
+    def fingerprints(self) -> Future[dict[Table, Fingerprint]]:
+        """Exports the snapshot, then checksums in it (in the background)."""
+        self.snapshot = self.session.run_file("snapshot.sql", "exporting a snapshot")[0][0]
+        pool = ThreadPoolExecutor(max_workers=1)
+        self.cleanup.callback(pool.shutdown)
+        return pool.submit(
+            lambda: {t: fingerprint(self.session, i.rel) for t, i in self.infos.items()}
+        )
+
+    def stream(self, copy_targets: dict[str, str], tgt: Session) -> StreamStats:
+        dump_argv = argv.pg_dump(self.env, tuple(self.infos), self.snapshot, self.tools.pg_dump)
+        proc = subprocess.Popen(
+            dump_argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=child_environ(self.env),
+            start_new_session=True,
+            bufsize=1 << 20,
+        )
+        self.cleanup.callback(_reap, proc)
+        errors: deque[str] = deque(maxlen=50)
+        drain = threading.Thread(
+            target=lambda: errors.extend(
+                line.decode("utf-8", "replace").rstrip() for line in proc.stderr or ()
+            ),
+            daemon=True,
+        )
+        drain.start()
+        progress = log.Progress(f"{self.name} -> {tgt.label}")
+        try:
+            assert proc.stdout is not None
+            stats = forward_copy_data(proc.stdout, copy_targets, tgt.send, progress.update)
+        except Failed as exc:
+            try:
+                code = proc.wait(timeout=1)
+            except subprocess.TimeoutExpired:  # pg_dump still runs: the target side failed
+                raise exc from None
+            if code != 0:
+                drain.join(timeout=5)
+                raise self._dump_failure(code, errors) from None
+            raise
+        finally:
+            progress.done()
+        code = proc.wait()
+        drain.join(timeout=5)
+        if code != 0:
+            raise self._dump_failure(code, errors)
+        return stats
+
+    def _dump_failure(self, code: int, errors: deque[str]) -> Failed:
+        why = reason(list(errors)) if errors else f"exit status {code}"
+        if code < 0:
+            why = f"killed by signal {-code}" + (f" ({why})" if errors else "")
+        return Failed(
+            f"pg_dump of {self.name} failed: {why}; nothing was applied",
+            transient=bool(errors) and bool(TRANSIENT.search(why)),
+        )
+
+    def close(self) -> None:
+        self.session.close()
+
+
+class FileSource:
+    """A snapshot file, checked completely (counts, checksums, end marker) when opened."""
+
+    def __init__(self, spec: str, tables: tuple[Table, ...]) -> None:
+        self.path = Path(spec[len(FILE_PREFIX) :])
+        self.name = spec
+        self.display = str(self.path)
+        self.identity = None
+        self.snap = snapshotfile.read(self.path, tables)
+        self.infos: dict[Table, preflight.TableInfo] = {}
+
+    def describe(self, tables: tuple[Table, ...]) -> dict[Table, preflight.TableInfo]:
+        self.infos = {t: preflight.TableInfo(t, self.snap.sections[t].rel, "") for t in tables}
+        return self.infos
+
+    def columns(self, table: Table) -> dict[str, tuple[str, ...]]:
+        return {name: () for name in self.snap.sections[table].columns}
+
+    def how(self) -> str:
+        return "snapshot file (checked: row counts and checksums match its header)"
+
+    def fingerprints(self) -> Future[dict[Table, Fingerprint]]:
+        done: Future[dict[Table, Fingerprint]] = Future()
+        done.set_result({t: self.snap.sections[t].fingerprint for t in self.infos})
+        return done
+
+    def stream(self, copy_targets: dict[str, str], tgt: Session) -> StreamStats:
+        return forward_copy_data(self.snap.script(), copy_targets, tgt.send)
+
+    def close(self) -> None:
+        pass
+
+
+def _reap(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe:
+            pipe.close()
