@@ -14,6 +14,7 @@ from promptsync import (
     guards,
     history,
     log,
+    output,
     preflight,
     rollback,
     sources,
@@ -50,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="allow overwriting TARGET")
     p.add_argument("--dry-run", action="store_true", help="show what would change, change nothing")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--json", action="store_true", help="the result as JSON on stdout")
     p.add_argument("--allow-empty", action="store_true", help="allow an empty source")
     p.add_argument(
         "--allow-mass-delete",
@@ -62,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("source")
     p.add_argument("target")
     p.add_argument("--limit", type=int, default=50, help="rows listed per kind (default 50)")
+    p.add_argument("--json", action="store_true", help="the result as JSON on stdout")
     p.set_defaults(run=lambda s, a: _diff(s, a.source, a.target, a.limit))
 
     p = commands.add_parser("export", help="write ENV's tables to a deterministic snapshot FILE")
@@ -78,10 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("history", help="promotions and rollbacks recorded on TARGET")
     p.add_argument("target")
     p.add_argument("--limit", type=int, default=20, help="newest N lines (default 20)")
+    p.add_argument("--json", action="store_true", help="the result as JSON on stdout")
     p.set_defaults(run=lambda s, a: _history(s, a.target, a.limit))
 
     p = commands.add_parser("verify", help="row counts and checksums side by side")
     p.add_argument("envs", nargs="*", metavar="ENV", help="default: every configured one")
+    p.add_argument("--json", action="store_true", help="the result as JSON on stdout")
     p.set_defaults(run=lambda s, a: verify.verify(s, a.envs))
 
     p = commands.add_parser("check", help="preflight only: connections, tables, versions")
@@ -131,11 +136,11 @@ def _diff(settings, source_name: str, target_name: str, limit: int) -> int:
                         guards.columns(tgt, tgt_infos[table].rel),
                     )
             except Refused as drift:
-                sys.stdout.write(f"{drift}\n")
+                output.put("schema_drift", str(drift))
+                output.text([str(drift)])
                 return EXIT_DIFFERENCES
             found = diff.between(src, tgt, src_infos, tgt_infos)
-    for table_diff in found:
-        sys.stdout.write("".join(f"{line}\n" for line in table_diff.lines(limit)))
+    diff.report(found, limit)
     return EXIT_DIFFERENCES if any(d.any for d in found) else EXIT_OK
 
 
@@ -145,29 +150,35 @@ def _history(settings, target_name: str, limit: int) -> int:
     session, _ = preflight.connect(target, find_tools(settings.get("PROMPTSYNC_PG_BIN")))
     with session:
         rows = history.show(session, limit)
+    output.put("target", target.name)
+    output.put("promotions", history.as_dicts(rows))
     if not rows:
         log.info(f"no promotion is recorded on {target.name} yet")
         return EXIT_OK
-    sys.stdout.write("\n".join(history.format_rows(rows)) + "\n")
+    output.text(history.format_rows(rows))
     return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     log.set_quiet(args.quiet)
+    output.set_json(getattr(args, "json", False))
+    code, error = EXIT_FAILED, None
     try:
         settings = load_settings()
         if args.table:
             settings = dataclasses.replace(
                 settings, tables=parse_tables(",".join(args.table), "--table")
             )
-        return args.run(settings, args)
+        code = args.run(settings, args)
     except PromptsyncError as exc:
-        log.error(str(exc))
-        return exc.exit_code
+        error, code = str(exc), exc.exit_code
+        log.error(error)
     except KeyboardInterrupt:
-        log.error("interrupted: nothing was committed")
-        return EXIT_FAILED
+        error = "interrupted: nothing was committed"
+        log.error(error)
+    output.emit(code, error and log.redact(error))
+    return code
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from promptsync import output
 from promptsync.config import Table
 from promptsync.preflight import TableInfo
 from promptsync.session import Session
@@ -46,6 +47,17 @@ class TableDiff:
             f"{self.table}: {len(self.added):,} to add, {len(self.changed):,} to change, "
             f"{len(self.removed):,} to remove"
         )
+
+    def as_dict(self) -> dict:
+        def row(r: Row) -> dict:
+            return {"key": list(r.key), "ident": r.ident}
+
+        return {
+            "key_columns": self.key_cols.split(","),
+            "added": [row(r) for r in self.added],
+            "changed": [{**row(r), "columns": cols} for r, cols in self.changed],
+            "removed": [row(r) for r in self.removed],
+        }
 
     def lines(self, limit: int) -> list[str]:
         out = [self.summary()]
@@ -169,3 +181,9 @@ def staged(
         )
         for t in infos
     ]
+
+
+def report(diffs: list[TableDiff], limit: int) -> None:
+    """The listing on stdout (text), and the full lists in the JSON document."""
+    output.text([line for found in diffs for line in found.lines(limit)])
+    output.put("tables", {str(d.table): d.as_dict() for d in diffs})

@@ -141,3 +141,37 @@ def format_rows(rows: list[list[str]]) -> list[str]:
     return [
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
     ]
+
+
+FIELDS = (
+    "id",
+    "at",
+    "kind",
+    "source",
+    "target",
+    "by",
+    "tool_version",
+    "git_commit",
+    "undoes",
+    "outcome",
+    "table",
+    "inserted",
+    "updated",
+    "deleted",
+    "rows_before",
+    "checksum_before",
+    "rows_after",
+    "checksum_after",
+)
+NUMBERS = {"id", "undoes", "inserted", "updated", "deleted", "rows_before", "rows_after"}
+
+
+def as_dicts(rows: list[list[str]]) -> list[dict]:
+    """History rows with stable keys for --json (numbers as numbers, '' as null)."""
+    return [
+        {
+            k: (int(v) if k in NUMBERS else v) if v != "" else None
+            for k, v in zip(FIELDS, row, strict=True)
+        }
+        for row in rows
+    ]

@@ -37,6 +37,9 @@ class Change:
     def __str__(self) -> str:
         return f"{self.inserted:,} inserted, {self.updated:,} updated, {self.deleted:,} deleted"
 
+    def as_dict(self) -> dict[str, int]:
+        return {"inserted": self.inserted, "updated": self.updated, "deleted": self.deleted}
+
     def as_plan(self) -> str:
         return (
             f"{self.inserted:,} to insert, {self.updated:,} to update, {self.deleted:,} to delete"

@@ -15,7 +15,7 @@ import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 
-from promptsync import diff, guards, history, log, preflight, promote, retry, sources
+from promptsync import diff, guards, history, log, output, preflight, promote, retry, sources
 from promptsync.config import Environment, Settings, Table, environment
 from promptsync.errors import EXIT_DIFFERENCES, EXIT_OK, CommitUnknown, Failed, Refused
 from promptsync.fingerprint import Fingerprint, fingerprint
@@ -132,9 +132,14 @@ def _attempt(job: Job) -> int:
             log.info(
                 f"{table}: {src.name} {source_prints[table]}; {tgt_env.name} {target_prints[table]}"
             )
+        output.put("source", src.name)
+        output.put("target", tgt_env.name)
+        output.put("before", {str(t): _print_dict(p) for t, p in target_prints.items()})
+        output.put("source_fingerprint", {str(t): _print_dict(p) for t, p in source_prints.items()})
         if source_prints == target_prints:
             if opts.listing_only:
-                _print_listing([diff.TableDiff(t, tgt_tables[t].pk) for t in job.tables])
+                diff.report([diff.TableDiff(t, tgt_tables[t].pk) for t in job.tables], PLAN_ROWS)
+            output.put("result", "in sync")
             log.info(f"{tgt_env.name} already matches {src.name}: nothing to do")
             return EXIT_OK
         if not (opts.force or opts.dry_run):
@@ -159,9 +164,14 @@ def _attempt(job: Job) -> int:
         stats = src.stream(copy_targets, tgt)
         tgt.run("", "loading the staged rows")  # returns when psql has finished the COPY
         src.close()
+        load_seconds = time.monotonic() - loaded_at
         log.info(
             f"staged {stats.total_rows:,} rows ({log.human_bytes(stats.bytes)}) in "
-            f"{time.monotonic() - loaded_at:.1f} s"
+            f"{load_seconds:.1f} s"
+        )
+        output.put(
+            "staged",
+            {"rows": stats.total_rows, "bytes": stats.bytes, "seconds": round(load_seconds, 3)},
         )
 
         compared = promote.compare(tgt, work)
@@ -173,18 +183,20 @@ def _attempt(job: Job) -> int:
                 )
         log.info("staged rows match the source (row count and checksum)")
         plan = {t: c.plan for t, c in compared.items()}
+        output.put("plan", {str(t): c.as_dict() for t, c in plan.items()})
 
         if opts.dry_run or (opts.interactive and not opts.yes):
             listing = diff.staged(tgt, tgt_tables, {t: work.stage(t) for t in job.tables})
-            if opts.listing_only:
-                _print_listing(listing)
-            else:
-                _print_plan(plan, listing, tgt_env.name)
+            if not opts.listing_only:
+                _print_plan(plan, tgt_env.name)
+            diff.report(listing, PLAN_ROWS)
         refusal = _guard(job, tgt, work, compared)
         if opts.dry_run:
             tgt.run("ROLLBACK;", "rolling back the dry run")
             if refusal:
                 log.info(f"a real sync would refuse: {refusal}")
+                output.put("would_refuse", str(refusal))
+            output.put("result", "dry run")
             log.info("dry run: nothing was changed")
             return EXIT_DIFFERENCES if any(c.any for c in plan.values()) else EXIT_OK
         if refusal:
@@ -194,7 +206,7 @@ def _attempt(job: Job) -> int:
             raise Refused("not confirmed: nothing was changed")
 
         applied_at = time.monotonic()
-        promote.apply(
+        changes = promote.apply(
             tgt,
             work,
             history.Record("sync", src.name, tgt_env.name),
@@ -204,6 +216,9 @@ def _attempt(job: Job) -> int:
         )
         tgt.commit()
         tgt.close()
+        output.put("result", "synced")
+        output.put("applied", {str(t): c.as_dict() for t, c in changes.items()})
+        output.put("after", {str(t): _print_dict(p) for t, p in source_prints.items()})
         log.info(
             f"committed in {time.monotonic() - applied_at:.1f} s: {tgt_env.name} now matches "
             f"{src.name}"
@@ -232,20 +247,15 @@ def _guard(job: Job, tgt: Session, work: promote.Work, compared: dict) -> Refuse
     return None
 
 
-def _print_plan(
-    plan: dict[Table, promote.Change], diffs: list[diff.TableDiff], target: str
-) -> None:
-    """The plan on stdout: `table<TAB>insert<TAB>update<TAB>delete`, then the rows."""
+def _print_plan(plan: dict[Table, promote.Change], target: str) -> None:
+    """The plan on stdout: `table<TAB>insert<TAB>update<TAB>delete` per table."""
+    output.text([f"{t}\t{c.inserted}\t{c.updated}\t{c.deleted}" for t, c in plan.items()])
     for table, change in plan.items():
-        sys.stdout.write(f"{table}\t{change.inserted}\t{change.updated}\t{change.deleted}\n")
         log.info(f"plan for {target} {table}: {change.as_plan()}")
-    _print_listing(diffs)
 
 
-def _print_listing(diffs: list[diff.TableDiff]) -> None:
-    for found in diffs:
-        sys.stdout.write("".join(f"{line}\n" for line in found.lines(PLAN_ROWS)))
-    sys.stdout.flush()
+def _print_dict(print_: Fingerprint) -> dict:
+    return {"rows": print_.rows, "checksum": print_.checksum}
 
 
 def _confirm(target: str) -> bool:

@@ -11,7 +11,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from promptsync import log, preflight, retry, snapshotfile, sources
+from promptsync import log, output, preflight, retry, snapshotfile, sources
 from promptsync.config import Environment, Settings, Table, configured_environments, environment
 from promptsync.errors import EXIT_DIFFERENCES, EXIT_FAILED, EXIT_OK, ConfigError, Failed
 from promptsync.fingerprint import Fingerprint, fingerprint
@@ -67,7 +67,18 @@ def verify(settings: Settings, names: list[str]) -> int:
         cells = "".join(f"{p.rows:>10,} rows  {p.short}".ljust(col) for p in prints)
         lines.append((str(table).ljust(width) + cells).rstrip())
         differing.update(n for n, p in zip(order, prints, strict=True) if p != prints[0])
-    sys.stdout.write("\n".join(lines) + "\n")
+    output.text(lines)
+    output.put("environments", order)
+    output.put(
+        "tables",
+        {
+            str(t): {
+                n: {"rows": results[n][t].rows, "checksum": results[n][t].checksum} for n in order
+            }
+            for t in settings.tables
+        },
+    )
+    output.put("differing", sorted(differing))
     if differing:
         log.info(
             f"{', '.join(sorted(differing))} differ{'s' if len(differing) == 1 else ''} "
