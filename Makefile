@@ -11,7 +11,7 @@ PYTHON := $(VENV)/bin/python
 PROMPTSYNC := bin/promptsync
 PYTEST_ARGS ?=
 
-.PHONY: help sync-staging sync-prod rollback-staging rollback-prod diff-staging export verify check demo demo-stop test lint unit clean
+.PHONY: bench help sync-staging sync-prod rollback-staging rollback-prod diff-staging export verify check demo demo-stop test lint unit clean
 
 help: ## show the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) \
@@ -53,6 +53,9 @@ test: $(VENV)/.installed-test lint ## install what the tests need, lint, run eve
 unit: $(VENV)/.installed-test ## only the fast tests that need no database
 	$(PYTHON) -m pytest tests/unit $(PYTEST_ARGS)
 
+bench: $(VENV)/.installed-bench ## benchmark vs pg_dump|psql and the old ORM copy; writes docs/benchmarks.md (BENCH_ROWS=1000000 adds 1M)
+	$(PYTHON) bench/run.py
+
 lint: $(VENV)/.installed-test ## ruff on Python, shellcheck on bin/ and .ci/
 	$(VENV)/bin/ruff check lib tests
 	$(VENV)/bin/shellcheck bin/bootstrap bin/promptsync .ci/run
@@ -66,3 +69,6 @@ $(VENV)/.installed: pyproject.toml
 
 $(VENV)/.installed-test: pyproject.toml
 	bin/bootstrap test
+
+$(VENV)/.installed-bench: pyproject.toml
+	bin/bootstrap bench
