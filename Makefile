@@ -10,12 +10,19 @@ export PROMPTSYNC_VENV := $(abspath $(VENV))
 PYTHON := $(VENV)/bin/python
 PROMPTSYNC := bin/promptsync
 PYTEST_ARGS ?=
+COMPOSE := docker compose -f docker/docker-compose.yml -f docker/docker-compose.local.yml
 
-.PHONY: bench help sync-staging sync-prod rollback-staging rollback-prod diff-staging export verify check demo demo-stop test lint unit clean
+.PHONY: bench help local-up local-down sync-staging sync-prod rollback-staging rollback-prod diff-staging export verify check demo demo-stop test lint unit clean
 
 help: ## show the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) \
 	  | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+local-up: ## start the local development database in Docker (container dev-coach-local-db-1)
+	$(COMPOSE) up -d --wait
+
+local-down: ## stop it (its named volume keeps the data)
+	$(COMPOSE) down
 
 sync-staging: ## local -> staging; needs FORCE=1 (DRY_RUN=1 shows the plan, changes nothing)
 	$(PROMPTSYNC) sync local staging $(if $(FORCE),--force) $(if $(DRY_RUN),--dry-run)
@@ -58,7 +65,8 @@ bench: $(VENV)/.installed-bench ## benchmark vs pg_dump|psql and the old ORM cop
 
 lint: $(VENV)/.installed-test ## ruff on Python, shellcheck on bin/ and .ci/
 	$(VENV)/bin/ruff check lib tests
-	$(VENV)/bin/shellcheck bin/bootstrap bin/promptsync .ci/run
+	$(VENV)/bin/shellcheck bin/bootstrap bin/promptsync bin/render-build-staging \
+	  bin/render-build-production bin/render-lib.sh .ci/run
 
 clean: ## stop the demo, remove the virtualenv and caches
 	if [[ -x $(PYTHON) ]]; then $(PYTHON) -m promptsync.demo --stop; fi
