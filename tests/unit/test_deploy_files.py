@@ -193,7 +193,7 @@ def test_workflow_runs_only_on_push_to_staging_one_at_a_time():
 def test_workflow_syncs_staging_from_the_snapshot_then_verifies():
     runs = [step.get("run", "") for step in workflow_steps()]
     sync = runs.index("bin/promptsync sync file:prompts/prompts.sql staging --force --yes")
-    assert runs.index("bin/promptsync verify staging") > sync
+    assert runs.index("bin/promptsync verify file:prompts/prompts.sql staging") > sync
     install = next(i for i, run in enumerate(runs) if "apt-get install" in run)
     assert "postgresql-client" in runs[install] and install < sync
 
