@@ -3,7 +3,8 @@
 -- and the pairs are kept in the temporary table :cmp (key columns, promptsync_staged,
 -- promptsync_live: NULL where that side has no such row), which the apply works from.
 -- Returns one line: staged row count, the staged checksum's two sums (as fingerprint.sql),
--- then how many rows the apply would insert, update and delete, and the live row count.
+-- then how many rows the apply would insert, update and delete, and the live table's row
+-- count and two sums (its fingerprint, read inside the transaction that will change it).
 -- Needs functions.sql. Variables: :'rel' live table, :'stage' staging table, :'cmp'.
 SET LOCAL promptsync.rel = :'rel';
 SET LOCAL promptsync.stage = :'stage';
@@ -37,7 +38,9 @@ BEGIN
     '   count(*) FILTER (WHERE promptsync_live IS NULL),'
     '   count(*) FILTER (WHERE promptsync_staged <> promptsync_live),'
     '   count(*) FILTER (WHERE promptsync_staged IS NULL),'
-    '   count(promptsync_live))'
+    '   count(promptsync_live),'
+    '   coalesce(sum((''x'' || left(promptsync_live, 16))::bit(64)::bigint::numeric), 0),'
+    '   coalesce(sum((''x'' || right(promptsync_live, 16))::bit(64)::bigint::numeric), 0))'
     '  FROM %s', cmp)
     INTO result;
   PERFORM set_config('promptsync.result', result, true);

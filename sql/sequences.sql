@@ -1,6 +1,7 @@
--- Move every sequence owned by a column of :rel (serial or identity) to at least the
--- column's largest value, so the application's next INSERT gets a free id. Never moves a
--- sequence backwards. Variables: :'rel'.
+-- Move every sequence owned by a column of :rel (serial or identity) past the column's
+-- largest value, so the application's next INSERT gets a free id. Never moves a sequence
+-- backwards. ALTER SEQUENCE ... RESTART, unlike setval(), is transactional: a sync that
+-- rolls back leaves the sequence as it was. Run inside a transaction. Variables: :'rel'.
 SET LOCAL promptsync.rel = :'rel';
 DO $seq$
 DECLARE
@@ -19,7 +20,7 @@ BEGIN
     EXECUTE format('SELECT max(%I)::bigint FROM %s', col.attname, live) INTO top;
     EXECUTE format('SELECT last_value, is_called FROM %s', col.seq) INTO last, called;
     IF top IS NOT NULL AND (top > last OR (top = last AND NOT called)) THEN
-      PERFORM setval(col.seq, top, true);
+      EXECUTE format('ALTER SEQUENCE %s RESTART WITH %s', col.seq, top + 1);
     END IF;
   END LOOP;
 END

@@ -22,7 +22,14 @@ from promptsync import (
     verify,
 )
 from promptsync.config import environment, load_settings, parse_tables
-from promptsync.errors import EXIT_DIFFERENCES, EXIT_FAILED, EXIT_OK, PromptsyncError, Refused
+from promptsync.errors import (
+    EXIT_DIFFERENCES,
+    EXIT_FAILED,
+    EXIT_OK,
+    PromptsyncError,
+    Refused,
+    UsageError,
+)
 from promptsync.tools import find_tools
 
 EPILOG = """exit codes: 0 done (verify: all match), 1 differences found (verify, dry run),
@@ -44,8 +51,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="table to sync (repeatable; default PROMPTSYNC_TABLES or prompts)",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    tables = argparse.ArgumentParser(add_help=False)
+    tables.add_argument(
+        "--table",
+        action="append",
+        dest="sub_table",
+        metavar="TABLE",
+        help="table to sync (repeatable; default PROMPTSYNC_TABLES or prompts)",
+    )
 
-    p = commands.add_parser("sync", help="copy SOURCE's tables over TARGET's, verified, atomic")
+    p = commands.add_parser(
+        "sync", parents=[tables], help="copy SOURCE's tables over TARGET's, verified, atomic"
+    )
     p.add_argument("source", help="local, staging, production (prod), ...")
     p.add_argument("target")
     p.add_argument("--force", action="store_true", help="allow overwriting TARGET")
@@ -60,39 +77,61 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(run=_sync)
 
-    p = commands.add_parser("diff", help="the rows that differ between SOURCE and TARGET")
+    p = commands.add_parser(
+        "diff", parents=[tables], help="the rows that differ between SOURCE and TARGET"
+    )
     p.add_argument("source")
     p.add_argument("target")
-    p.add_argument("--limit", type=int, default=50, help="rows listed per kind (default 50)")
+    p.add_argument("--limit", type=_positive, default=50, help="rows listed per kind (default 50)")
     p.add_argument("--json", action="store_true", help="the result as JSON on stdout")
     p.set_defaults(run=lambda s, a: _diff(s, a.source, a.target, a.limit))
 
-    p = commands.add_parser("export", help="write ENV's tables to a deterministic snapshot FILE")
+    p = commands.add_parser(
+        "export", parents=[tables], help="write ENV's tables to a deterministic snapshot FILE"
+    )
     p.add_argument("env")
     p.add_argument("file", type=Path)
     p.set_defaults(run=lambda s, a: export.run(s, a.env, a.file))
 
-    p = commands.add_parser("rollback", help="restore TARGET's content before its last promotion")
+    p = commands.add_parser(
+        "rollback", parents=[tables], help="restore TARGET's content before its last promotion"
+    )
     p.add_argument("target")
     p.add_argument("--force", action="store_true", help="allow overwriting TARGET")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     p.set_defaults(run=lambda s, a: rollback.run(s, a.target, a.force, a.yes, _interactive()))
 
-    p = commands.add_parser("history", help="promotions and rollbacks recorded on TARGET")
+    p = commands.add_parser(
+        "history", parents=[tables], help="promotions and rollbacks recorded on TARGET"
+    )
     p.add_argument("target")
-    p.add_argument("--limit", type=int, default=20, help="newest N lines (default 20)")
+    p.add_argument("--limit", type=_positive, default=20, help="newest N lines (default 20)")
     p.add_argument("--json", action="store_true", help="the result as JSON on stdout")
     p.set_defaults(run=lambda s, a: _history(s, a.target, a.limit))
 
-    p = commands.add_parser("verify", help="row counts and checksums side by side")
+    p = commands.add_parser(
+        "verify", parents=[tables], help="row counts and checksums side by side"
+    )
     p.add_argument("envs", nargs="*", metavar="ENV", help="default: every configured one")
     p.add_argument("--json", action="store_true", help="the result as JSON on stdout")
     p.set_defaults(run=lambda s, a: verify.verify(s, a.envs))
 
-    p = commands.add_parser("check", help="preflight only: connections, tables, versions")
+    p = commands.add_parser(
+        "check", parents=[tables], help="preflight only: connections, tables, versions"
+    )
     p.add_argument("envs", nargs="*", metavar="ENV", help="default: every configured one")
     p.set_defaults(run=lambda s, a: verify.check(s, a.envs))
     return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
+    return value
 
 
 def _interactive() -> bool:
@@ -166,9 +205,12 @@ def main(argv: list[str] | None = None) -> int:
     code, error = EXIT_FAILED, None
     try:
         settings = load_settings()
-        if args.table:
+        chosen = (args.table or []) + (getattr(args, "sub_table", None) or [])
+        if chosen:
+            if not all(name.strip() for name in chosen):
+                raise UsageError("--table: '' is not a table name (expected name or schema.name)")
             settings = dataclasses.replace(
-                settings, tables=parse_tables(",".join(args.table), "--table")
+                settings, tables=parse_tables(",".join(chosen), "--table")
             )
         code = args.run(settings, args)
     except PromptsyncError as exc:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from promptsync import log
 from promptsync.config import Table
 from promptsync.errors import Refused
 from promptsync.session import Session, sql_text
@@ -61,9 +62,10 @@ def check_drift(table: Table, source: str, target: str, src_cols: dict, tgt_cols
     """Refuse when a table's columns differ: migrations must run first."""
     found = drift(table, source, target, src_cols, tgt_cols)
     if found:
+        for line in drift_table(found, source, target, src_cols, tgt_cols).splitlines():
+            log.info(line)
         raise Refused(
-            f"{table}: the schemas differ ({'; '.join(found.lines)}): run migrations "
-            f"first\n{drift_table(found, source, target, src_cols, tgt_cols)}"
+            f"{table}: the schemas differ ({'; '.join(found.lines)}): run migrations first"
         )
 
 

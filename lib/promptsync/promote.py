@@ -50,7 +50,11 @@ class Change:
 class Comparison:
     staged: Fingerprint
     plan: Change
-    live_rows: int
+    live: Fingerprint  # the live table before the apply, read inside its transaction
+
+    @property
+    def live_rows(self) -> int:
+        return self.live.rows
 
 
 @dataclass
@@ -86,11 +90,11 @@ def compare(session: Session, work: Work) -> dict[Table, Comparison]:
             stage=work.stage(table),
             cmp=work.cmp(table),
         )
-        count, high, low, inserted, updated, deleted, live_rows = line.split()
+        count, high, low, inserted, updated, deleted, live_count, live_high, live_low = line.split()
         found[table] = Comparison(
             combine(count, high, low),
             Change(int(inserted), int(updated), int(deleted)),
-            int(live_rows),
+            combine(live_count, live_high, live_low),
         )
     return found
 

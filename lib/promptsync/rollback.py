@@ -8,7 +8,7 @@ import sys
 from contextlib import ExitStack
 from dataclasses import dataclass
 
-from promptsync import history, log, preflight, promote, retry
+from promptsync import guards, history, log, preflight, promote, retry
 from promptsync.config import Environment, Settings, environment
 from promptsync.errors import EXIT_OK, Failed, Refused
 from promptsync.fingerprint import Fingerprint, fingerprint
@@ -95,6 +95,15 @@ def _attempt(settings: Settings, target: Environment, tools, yes: bool, interact
                     f"not the recorded {expected[table]}; nothing was changed"
                 )
             log.info(f"plan for {target.name} {table}: {found.plan.as_plan()}")
+            # a rollback never deletes or changes rows in other tables either
+            guards.check_references(
+                tgt,
+                table,
+                work.rel(table),
+                work.stage(table),
+                work.cmp(table),
+                [work.rel(t) for t in work.tables],
+            )
         if interactive and not yes:
             sys.stderr.write(f"This will OVERWRITE all prompts in {target.name}. Continue? [y/N] ")
             sys.stderr.flush()
@@ -105,7 +114,7 @@ def _attempt(settings: Settings, target: Environment, tools, yes: bool, interact
             tgt,
             work,
             history.Record("rollback", f"promotion {last.id}", target.name, undoes=last.id),
-            before=current,
+            before={t: c.live for t, c in compared.items()},
             expected=expected,
             keep=settings.int_setting("PROMPTSYNC_KEEP", 10, minimum=1),
         )

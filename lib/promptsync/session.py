@@ -14,7 +14,7 @@ import uuid
 from collections import deque
 from pathlib import Path
 
-from promptsync import argv
+from promptsync import argv, log
 from promptsync.config import Environment
 from promptsync.errors import CommitUnknown, Failed
 from promptsync.log import redact
@@ -140,11 +140,36 @@ class Session:
         return rows[0][0] if rows and rows[0] else ""
 
     def commit(self) -> None:
-        """COMMIT; if the connection breaks now, the outcome is unknown and must be looked up."""
+        """COMMIT. A refusal from the server (a deferred constraint) is a plain failure; a
+        broken connection leaves the outcome unknown, to be looked up. Ctrl-C is held until
+        the server has answered: interrupting now could only hide what happened."""
+        held: list[int] = []
+        previous = None
+
+        def hold(signum: int, frame: object) -> None:
+            held.append(signum)
+            if len(held) > 1:  # a second Ctrl-C: the user really wants out
+                raise KeyboardInterrupt
+
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGINT, hold)
         try:
             self.run("COMMIT;", "commit")
+        except KeyboardInterrupt:
+            self.abort()
+            raise CommitUnknown(
+                f"interrupted while COMMIT was in flight on {self.label}: its outcome is "
+                "unknown; `promptsync verify` tells"
+            ) from None
         except Failed as exc:
+            if any(re.search(r"\bERROR:", line) for line in self._stderr):
+                raise Failed(f"{exc}; nothing was committed") from None
             raise CommitUnknown(str(exc), transient=True) from None
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+            if held:
+                log.info("Ctrl-C during COMMIT was held until the server answered")
 
     # -- ending ---------------------------------------------------------------------------
     def close(self) -> None:

@@ -15,6 +15,8 @@ import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
+
 from promptsync import diff, guards, history, log, output, preflight, promote, retry, sources
 from promptsync.config import Environment, Settings, Table, environment
 from promptsync.errors import EXIT_DIFFERENCES, EXIT_OK, CommitUnknown, Failed, Refused
@@ -23,6 +25,7 @@ from promptsync.session import Session
 from promptsync.tools import Tools, find_tools
 
 PLAN_ROWS = 50  # rows listed per kind of change in a plan
+LOOKUP_SECONDS = 20  # how long to try reaching a target whose COMMIT outcome is unknown
 
 
 @dataclass(frozen=True)
@@ -77,11 +80,34 @@ def _attempt_or_lookup(job: Job) -> int:
         return _attempt(job)
     except CommitUnknown as exc:
         # Never retry blindly after a COMMIT whose outcome is unknown: look at the target.
-        log.info(f"the connection broke during COMMIT ({exc}); looking at {job.target.name}")
-        if job.source_prints and _target_matches(job):
+        log.info(f"the outcome of COMMIT is unknown ({exc}); looking at {job.target.name}")
+        try:
+            matches = job.source_prints is not None and _look_up(job)
+        except Failed as unreachable:
+            raise Failed(
+                f"COMMIT on {job.target.name}: the outcome is unknown and {job.target.name} "
+                f"cannot be reached to look ({unreachable}); run `promptsync verify` when it "
+                "is back",
+                transient=True,
+            ) from None
+        if matches:
             log.info(f"{job.target.name} holds the new rows: the commit went through")
             return EXIT_OK
         raise Failed(f"{exc}; {job.target.name} still holds the old rows", transient=True) from None
+
+
+def _look_up(job: Job) -> bool:
+    """Whether the target holds the source's rows, trying for a little while (a read is
+    always safe to retry)."""
+    for attempt in Retrying(
+        stop=stop_after_delay(LOOKUP_SECONDS),
+        wait=wait_exponential_jitter(initial=1, max=5),
+        retry=retry_if_exception_type(Failed),
+        reraise=True,
+    ):
+        with attempt:
+            return _target_matches(job)
+    return False
 
 
 def _target_matches(job: Job) -> bool:
@@ -141,6 +167,8 @@ def _attempt(job: Job) -> int:
                 diff.report([diff.TableDiff(t, tgt_tables[t].pk) for t in job.tables], PLAN_ROWS)
             output.put("result", "in sync")
             log.info(f"{tgt_env.name} already matches {src.name}: nothing to do")
+            if opts.force and not opts.dry_run:
+                _catch_up_sequences(tgt, tgt_tables)
             return EXIT_OK
         if not (opts.force or opts.dry_run):
             raise Refused(
@@ -210,7 +238,7 @@ def _attempt(job: Job) -> int:
             tgt,
             work,
             history.Record("sync", src.name, tgt_env.name),
-            before=target_prints,
+            before={t: c.live for t, c in compared.items()},
             expected=source_prints,
             keep=job.settings.int_setting("PROMPTSYNC_KEEP", 10, minimum=1),
         )
@@ -226,18 +254,28 @@ def _attempt(job: Job) -> int:
         return EXIT_OK
 
 
+def _catch_up_sequences(tgt: Session, infos: dict[Table, preflight.TableInfo]) -> None:
+    """Rows that match can still sit behind a lagging id sequence (rows loaded with explicit
+    ids): move it past max(id) so the application's next INSERT works."""
+    tgt.run("BEGIN;", "checking id sequences")
+    for info in infos.values():
+        tgt.run_file("sequences.sql", "checking id sequences", rel=info.rel)
+    tgt.commit()
+
+
 def _guard(job: Job, tgt: Session, work: promote.Work, compared: dict) -> Refused | None:
     """The guards that need the plan; returns the refusal instead of raising it (a dry run
     reports it)."""
     synced = [work.rel(t) for t in job.tables]
     try:
         for table, found in compared.items():
+            emptying = job.options.allow_empty and found.staged.rows == 0
             guards.check_mass_delete(
                 job.target.name,
                 table,
                 found.plan.deleted,
                 found.live_rows,
-                job.options.allow_mass_delete,
+                job.options.allow_mass_delete or emptying,
             )
             guards.check_references(
                 tgt, table, work.rel(table), work.stage(table), work.cmp(table), synced

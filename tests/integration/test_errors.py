@@ -110,8 +110,9 @@ def test_target_unreachable(cluster):
     seed(cluster)
     port = closed_port()
     url = f"postgresql://postgres:{quote(WRONG_PASSWORD, safe='')}@127.0.0.1:{port}/dev_coach"
-    line = fails(cluster, "sync", "local", "staging", "--force",
-                 env=cluster.env(STAGING_DATABASE_URL=url))
+    line = fails(
+        cluster, "sync", "local", "staging", "--force", env=cluster.env(STAGING_DATABASE_URL=url)
+    )
     assert "cannot connect to staging" in line and "connection refused" in line
     assert f"postgres@127.0.0.1:{port}/dev_coach" in line  # masked: user@host:port/db
     assert WRONG_PASSWORD not in line and quote(WRONG_PASSWORD, safe="") not in line
@@ -130,14 +131,18 @@ def test_wrong_password(cluster, form):
     seed(cluster)
     staging = cluster.servers["staging"]
     if form == "url":
-        url = staging.url().replace(quote(staging.password, safe=""),
-                                    quote(WRONG_PASSWORD, safe=""))
+        url = staging.url().replace(
+            quote(staging.password, safe=""), quote(WRONG_PASSWORD, safe="")
+        )
         env = cluster.env(STAGING_DATABASE_URL=url)
     else:
         env = cluster.env(
-            STAGING_DATABASE_URL="", STAGING_DB_HOST=staging.host,
-            STAGING_DB_PORT=str(staging.port), STAGING_DB_NAME=staging.dbname,
-            STAGING_DB_USER=staging.user, STAGING_DB_PASSWORD=WRONG_PASSWORD,
+            STAGING_DATABASE_URL="",
+            STAGING_DB_HOST=staging.host,
+            STAGING_DB_PORT=str(staging.port),
+            STAGING_DB_NAME=staging.dbname,
+            STAGING_DB_USER=staging.user,
+            STAGING_DB_PASSWORD=WRONG_PASSWORD,
         )
     before = snapshot(cluster)
     result = cluster.run("sync", "local", "staging", "--force", env=env)
@@ -152,8 +157,9 @@ def test_wrong_password(cluster, form):
 def test_wrong_password_for_the_local_container(cluster):
     seed(cluster)
     before = snapshot(cluster)
-    result = cluster.run("sync", "local", "staging", "--force",
-                         env=cluster.env(LOCAL_DB_PASSWORD=WRONG_PASSWORD))
+    result = cluster.run(
+        "sync", "local", "staging", "--force", env=cluster.env(LOCAL_DB_PASSWORD=WRONG_PASSWORD)
+    )
     assert result.returncode == 4, result.stderr
     line = error_line(result)
     assert "cannot connect to local" in line and "authentication failed" in line
@@ -219,10 +225,13 @@ def test_table_unknown_with_table_option(cluster):
     assert "public.nosuch does not exist in local" in line
 
 
-@pytest.mark.parametrize(("side", "args"), [
-    ("staging", ("sync", "local", "staging", "--force")),
-    ("local", ("sync", "local", "staging", "--force")),
-])
+@pytest.mark.parametrize(
+    ("side", "args"),
+    [
+        ("staging", ("sync", "local", "staging", "--force")),
+        ("local", ("sync", "local", "staging", "--force")),
+    ],
+)
 def test_table_without_primary_key(cluster, side, args):
     seed(cluster)
     cluster.sql(side, "ALTER TABLE prompts DROP CONSTRAINT prompts_pkey")
@@ -279,14 +288,32 @@ def test_unknown_environment_name(cluster):
 
 def test_missing_staging_variables(cluster):
     seed(cluster)
-    line = fails(cluster, "sync", "local", "staging", "--force", code=2,
-                 env=cluster.env(STAGING_DATABASE_URL=""))
+    line = fails(
+        cluster,
+        "sync",
+        "local",
+        "staging",
+        "--force",
+        code=2,
+        env=cluster.env(STAGING_DATABASE_URL=""),
+    )
     assert "staging is not configured" in line
-    for variable in ("STAGING_DB_NAME", "STAGING_DB_USER", "STAGING_DB_HOST",
-                     "STAGING_DATABASE_URL"):
+    for variable in (
+        "STAGING_DB_NAME",
+        "STAGING_DB_USER",
+        "STAGING_DB_HOST",
+        "STAGING_DATABASE_URL",
+    ):
         assert variable in line
-    line = fails(cluster, "sync", "local", "staging", "--force", code=2,
-                 env=cluster.env(STAGING_DATABASE_URL="", STAGING_DB_HOST="127.0.0.1"))
+    line = fails(
+        cluster,
+        "sync",
+        "local",
+        "staging",
+        "--force",
+        code=2,
+        env=cluster.env(STAGING_DATABASE_URL="", STAGING_DB_HOST="127.0.0.1"),
+    )
     assert "STAGING_DB_NAME" in line and "STAGING_DB_USER" in line
     assert "STAGING_DB_HOST" not in line
 
@@ -305,8 +332,9 @@ def test_malformed_url(cluster):
     seed(cluster)
     before = snapshot(cluster)
     for url, why in MALFORMED_URLS:  # one test: no database is touched, so no fresh tables
-        result = cluster.run("sync", "local", "staging", "--force",
-                             env=cluster.env(STAGING_DATABASE_URL=url))
+        result = cluster.run(
+            "sync", "local", "staging", "--force", env=cluster.env(STAGING_DATABASE_URL=url)
+        )
         assert result.returncode == 2, (url, result.stderr)
         line = error_line(result)
         assert "STAGING_DATABASE_URL" in line and why in line, (url, line)
@@ -317,21 +345,39 @@ def test_malformed_url(cluster):
 
 def test_malformed_settings(cluster):
     seed(cluster)
-    for variable, value in [("PROD_DB_PORT", "54x"), ("PROD_DB_PORT", "70000"),
-                            ("PROD_DB_SSLMODE", "sometimes"), ("PROMPTSYNC_RETRIES", "many"),
-                            ("PROMPTSYNC_RETRIES", "-1")]:
-        line = fails(cluster, "sync", "staging", "production", "--force", "--yes", code=2,
-                     env=cluster.env(**{variable: value}))
+    for variable, value in [
+        ("PROD_DB_PORT", "54x"),
+        ("PROD_DB_PORT", "70000"),
+        ("PROD_DB_SSLMODE", "sometimes"),
+        ("PROMPTSYNC_RETRIES", "many"),
+        ("PROMPTSYNC_RETRIES", "-1"),
+    ]:
+        line = fails(
+            cluster,
+            "sync",
+            "staging",
+            "production",
+            "--force",
+            "--yes",
+            code=2,
+            env=cluster.env(**{variable: value}),
+        )
         assert variable in line and value in line, line
 
 
 def test_invalid_table_name(cluster):
     seed(cluster)
-    line = fails(cluster, "--table", "prompts;drop", "sync", "local", "staging", "--force",
-                 code=2)
+    line = fails(cluster, "--table", "prompts;drop", "sync", "local", "staging", "--force", code=2)
     assert "--table" in line and "prompts;drop" in line
-    line = fails(cluster, "sync", "local", "staging", "--force", code=2,
-                 env=cluster.env(PROMPTSYNC_TABLES='prompts,"x"'))
+    line = fails(
+        cluster,
+        "sync",
+        "local",
+        "staging",
+        "--force",
+        code=2,
+        env=cluster.env(PROMPTSYNC_TABLES='prompts,"x"'),
+    )
     assert "PROMPTSYNC_TABLES" in line
 
 
@@ -347,8 +393,11 @@ def test_bad_command_line(cluster):
 
 
 def test_no_environment_configured(cluster):
-    env = {k: v for k, v in cluster.env().items()
-           if not k.startswith(("LOCAL_DB", "STAGING_", "PROD_"))}
+    env = {
+        k: v
+        for k, v in cluster.env().items()
+        if not k.startswith(("LOCAL_DB", "STAGING_", "PROD_"))
+    }
     result = cluster.run("verify", env=env)
     assert result.returncode == 2, result.stderr
     assert "no environment is configured" in error_line(result)

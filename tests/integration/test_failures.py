@@ -69,8 +69,7 @@ def promptsync_backends(cluster, env: str, extra: str = "") -> int:
     return int(
         cluster.sql(
             env,
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'promptsync' "
-            + extra,
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'promptsync' " + extra,
         ).strip()
     )
 
@@ -119,7 +118,7 @@ def no_sessions_left(cluster, *envs: str) -> None:
 # --------------------------------------------------------------------------------------------
 # fault-injecting pg_dump
 
-WRAPPER_BODY = r'''
+WRAPPER_BODY = r"""
 if "--version" in sys.argv[1:] or "-V" in sys.argv[1:]:
     os.execv(REAL, [REAL, *sys.argv[1:]])
 armed = not os.path.exists(MARKER)  # only the first run injects its fault: a retry runs clean
@@ -164,7 +163,7 @@ for line in child.stdout:
 out.flush()
 code = child.wait()
 sys.exit(code if code >= 0 else 128 - code)
-'''
+"""
 
 
 class FaultBin:
@@ -267,14 +266,33 @@ class PsqlPipe:
     statements on stdin; each answer is read up to a marker line. No driver needed."""
 
     def __init__(self, server, appname: str) -> None:
-        argv = [str(Path(server.bindir) / "psql"), "-X", "-A", "-t", "-q", "-v",
-                "ON_ERROR_STOP=1", "-h", str(server.socket_dir), "-p", str(server.port),
-                "-U", server.user, "-d", server.dbname]
+        argv = [
+            str(Path(server.bindir) / "psql"),
+            "-X",
+            "-A",
+            "-t",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            str(server.socket_dir),
+            "-p",
+            str(server.port),
+            "-U",
+            server.user,
+            "-d",
+            server.dbname,
+        ]
         env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
         env["PGAPPNAME"] = appname
         self.proc = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env=env, text=True, bufsize=1,
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            text=True,
+            bufsize=1,
         )
         self.pid = int(self.query("SELECT pg_backend_pid();"))
 
@@ -366,8 +384,9 @@ def test_dump_that_lies_is_caught_by_the_check(cluster, tmp_path, mode):
     before, _ = seed_pair(cluster, "staging", "production", 2000)
     fb, extra = fault_bin(cluster, tmp_path, mode, 2 * MB + 7)
 
-    result = cluster.run("sync", "staging", "production", "--force", env=cluster.env(**extra),
-                         timeout=60)
+    result = cluster.run(
+        "sync", "staging", "production", "--force", env=cluster.env(**extra), timeout=60
+    )
 
     assert fb.hit, "the fault was never injected"
     assert result.returncode == OLD, result.stderr
@@ -386,8 +405,11 @@ def start_paused_sync(cluster, tmp_path, background, rows: int, **env: str):
     before, new_rows = seed_pair(cluster, "staging", "production", rows)
     fb, extra = fault_bin(cluster, tmp_path, "pause", 3 * MB)
     background(fb)
-    run = background(Running(cluster, "sync", "staging", "production", "--force",
-                             env=cluster.env(**extra, **env)))
+    run = background(
+        Running(
+            cluster, "sync", "staging", "production", "--force", env=cluster.env(**extra, **env)
+        )
+    )
     wait_until(lambda: fb.hit or run.proc.poll() is not None, 30, "the dump to pause")
     assert fb.hit, run.stderr
     wait_until(
@@ -445,9 +467,9 @@ CREATE CONSTRAINT TRIGGER refuse_commit AFTER INSERT OR UPDATE OR DELETE ON publ
 
 
 def committing(cluster) -> bool:
-    return promptsync_backends(
-        cluster, "production", "AND state = 'active' AND query = 'COMMIT;'"
-    ) > 0
+    return (
+        promptsync_backends(cluster, "production", "AND state = 'active' AND query = 'COMMIT;'") > 0
+    )
 
 
 def target_psql(run: Running, server) -> int:
@@ -467,8 +489,9 @@ def start_committing_sync(cluster, background, rows: int, **env: str):
     before, new_rows = seed_pair(cluster, "staging", "production", rows)
     cluster.sql("production", SLOW_COMMIT)
     before = cluster.state("production")
-    run = background(Running(cluster, "sync", "staging", "production", "--force",
-                             env=cluster.env(**env)))
+    run = background(
+        Running(cluster, "sync", "staging", "production", "--force", env=cluster.env(**env))
+    )
     wait_until(lambda: committing(cluster) or run.proc.poll() is not None, 30, "the COMMIT")
     assert run.proc.poll() is None, run.stderr
     return run, before, new_rows
@@ -484,16 +507,10 @@ def test_server_stopped_during_commit(cluster, background):
     code = run.finish(timeout=30)
 
     assert code == OLD, run.stderr
-    assert_old_or_new(cluster, "production", code, before, new_rows, run.stderr,
-                      sequence=False)
+    assert_old_or_new(cluster, "production", code, before, new_rows, run.stderr, sequence=False)
     no_sessions_left(cluster, "staging", "production")
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "BUG: sql/sequences.sql moves the id sequence with setval(), which no ROLLBACK undoes: "
-    "a sync that fails after the apply (at COMMIT, or Ctrl-C during COMMIT) exits 4 "
-    "but leaves prompts_id_seq moved"
-))
 def test_failed_commit_leaves_the_sequence_alone(cluster):
     """The COMMIT itself fails (a deferred constraint trigger refuses it): exit 4, the rows as
     they were, and the id sequence as it was."""
@@ -511,18 +528,8 @@ def test_failed_commit_leaves_the_sequence_alone(cluster):
     "then",
     [
         "lookup",
-        pytest.param("target-down", marks=pytest.mark.xfail(
-            strict=True, raises=AssertionError, reason=(
-                "BUG: the COMMIT went through but its reply was lost and the target cannot be "
-                "reached to look it up: promptsync exits 4 ('failed; the target is "
-                "unchanged') while the target holds the new rows"
-            ))),
-        pytest.param("ctrl-c", marks=pytest.mark.xfail(
-            strict=True, raises=AssertionError, reason=(
-                "BUG: Ctrl-C while COMMIT is in flight is not treated as an unknown outcome: "
-                "promptsync says 'interrupted: nothing was committed' and exits 4 although "
-                "the server committed"
-            ))),
+        "target-down",
+        "ctrl-c",
     ],
 )
 def test_reply_to_commit_lost(cluster, background, then):
@@ -550,8 +557,15 @@ def test_reply_to_commit_lost(cluster, background, then):
             server.start()
 
     print(f"reply to COMMIT lost, then {then}: exit {code}")
-    assert_old_or_new(cluster, "production", code, before, new_rows, run.stderr,
-                      sequence=False)
+    if then == "target-down":
+        # Nobody can know the outcome while the target is down: promptsync must say so,
+        # never claim the target is unchanged.
+        assert code == OLD, run.stderr
+        assert "outcome is unknown" in run.stderr, run.stderr
+        assert "still holds the old rows" not in run.stderr
+        assert cluster.rows("production") == new_rows
+        return
+    assert_old_or_new(cluster, "production", code, before, new_rows, run.stderr, sequence=False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -608,8 +622,9 @@ def test_readers_see_old_or_new_table_and_are_never_blocked(cluster, background)
     for t in threads:
         t.start()
     time.sleep(0.3)
-    run = background(Running(cluster, "sync", "staging", "production", "--force",
-                             env=cluster.env()))
+    run = background(
+        Running(cluster, "sync", "staging", "production", "--force", env=cluster.env())
+    )
     code = run.finish(timeout=60)
     time.sleep(0.3)
     stop.set()
@@ -661,17 +676,25 @@ def test_ctrl_c(cluster, tmp_path, background, point):
     if point == "committing":
         cluster.sql("production", SLOW_COMMIT)
         before = cluster.state("production")
-    run = background(Running(cluster, "sync", "staging", "production", "--force",
-                             env=cluster.env(**extra)))
+    run = background(
+        Running(cluster, "sync", "staging", "production", "--force", env=cluster.env(**extra))
+    )
     reached = {
         "source-connected": lambda: promptsync_backends(cluster, "staging") > 0,
-        "snapshot-open": lambda: promptsync_backends(  # a transaction past its 1st statement
-            cluster, "staging",
-            "AND (xact_start < query_start OR state = 'idle in transaction')") > 0,
-        "loading": lambda: promptsync_backends(
-            cluster, "production", "AND query LIKE 'COPY %'") > 0 and fb.hit,
-        "apply-waits-for-lock": lambda: promptsync_backends(
-            cluster, "production", "AND wait_event_type = 'Lock'") > 0,
+        "snapshot-open": lambda: (
+            promptsync_backends(  # a transaction past its 1st statement
+                cluster,
+                "staging",
+                "AND (xact_start < query_start OR state = 'idle in transaction')",
+            )
+            > 0
+        ),
+        "loading": lambda: (
+            promptsync_backends(cluster, "production", "AND query LIKE 'COPY %'") > 0 and fb.hit
+        ),
+        "apply-waits-for-lock": lambda: (
+            promptsync_backends(cluster, "production", "AND wait_event_type = 'Lock'") > 0
+        ),
         "committing": lambda: committing(cluster),
     }[point]
     wait_until(lambda: reached() or run.proc.poll() is not None, 30, point)
@@ -680,16 +703,18 @@ def test_ctrl_c(cluster, tmp_path, background, point):
     run.proc.send_signal(signal.SIGINT)
     code = run.finish(timeout=20)
 
-    assert code == OLD, run.stderr
-    assert "interrupted" in run.stderr
+    if point == "committing":
+        # Ctrl-C is held while the server decides COMMIT: promptsync reports what happened
+        assert code == NEW, run.stderr
+        assert "Ctrl-C during COMMIT was held" in run.stderr
+    else:
+        assert code == OLD, run.stderr
+        assert "interrupted" in run.stderr
     # no promptsync backend may stay behind, not even one waiting for the lock
     no_sessions_left(cluster, "production", "staging")
     if holder:
         holder.release()
-    # after the apply (committing) the id sequence has moved: see
-    # test_failed_commit_leaves_the_sequence_alone
-    assert_old_or_new(cluster, "production", code, before, new_rows, run.stderr,
-                      sequence=point != "committing")
+    assert_old_or_new(cluster, "production", code, before, new_rows, run.stderr, sequence=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -775,8 +800,9 @@ def test_apply_gives_up_when_writes_are_locked_out(cluster, background):
     before, _ = seed_pair(cluster, "staging", "production", 2000)
     holder = background(LockHolder(cluster.servers["production"], "SHARE"))
 
-    run = background(Running(cluster, "sync", "staging", "production", "--force",
-                             env=cluster.env()))
+    run = background(
+        Running(cluster, "sync", "staging", "production", "--force", env=cluster.env())
+    )
     code = run.finish(timeout=60)
     holder.release()
 
@@ -796,10 +822,12 @@ def test_target_out_of_reach_fails_in_bounded_time(cluster, background):
     before, _ = seed_pair(cluster, "staging", "production", 2000)
     holder = background(LockHolder(cluster.servers["production"], "ACCESS EXCLUSIVE"))
     closed = cluster.env(PROMPTSYNC_RETRIES="3", PROD_DB_PORT=str(free_port()))
-    unreachable = background(Running(cluster, "sync", "staging", "production", "--force",
-                                     env=closed))
-    locked = background(Running(cluster, "sync", "staging", "production", "--force",
-                                env=cluster.env()))
+    unreachable = background(
+        Running(cluster, "sync", "staging", "production", "--force", env=closed)
+    )
+    locked = background(
+        Running(cluster, "sync", "staging", "production", "--force", env=cluster.env())
+    )
 
     unreachable_code = unreachable.finish(timeout=150)
     unreachable_seconds = unreachable.elapsed
@@ -807,9 +835,11 @@ def test_target_out_of_reach_fails_in_bounded_time(cluster, background):
     holder.release()
 
     retries = unreachable.stderr.count("retrying in")
-    print(f"closed port: exit {unreachable_code} after {unreachable_seconds:.1f} s, "
-          f"{retries} retries; ACCESS EXCLUSIVE lock held: exit {locked_code} after "
-          f"{locked.elapsed:.1f} s")
+    print(
+        f"closed port: exit {unreachable_code} after {unreachable_seconds:.1f} s, "
+        f"{retries} retries; ACCESS EXCLUSIVE lock held: exit {locked_code} after "
+        f"{locked.elapsed:.1f} s"
+    )
     assert unreachable_code == OLD, unreachable.stderr
     assert unreachable_seconds < 120
     assert 1 <= retries <= 3, unreachable.stderr

@@ -27,8 +27,14 @@ CANONICAL_COLS = (
     "is_active, created_at, updated_at"
 )
 # Variables that change who history says promoted (the test process may run under CI).
-ACTOR_VARS = ("RENDER_SERVICE_NAME", "RENDER_GIT_COMMIT", "GITHUB_ACTIONS", "GITHUB_ACTOR",
-              "GITHUB_SHA", "CI")
+ACTOR_VARS = (
+    "RENDER_SERVICE_NAME",
+    "RENDER_GIT_COMMIT",
+    "GITHUB_ACTIONS",
+    "GITHUB_ACTOR",
+    "GITHUB_SHA",
+    "CI",
+)
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -138,8 +144,19 @@ def clean_env(cluster, **overrides: str) -> dict[str, str]:
 def history_rows(result: subprocess.CompletedProcess[str]) -> list[list[str]]:
     lines = result.stdout.splitlines()
     assert re.split(r"\s{2,}", lines[0]) == [
-        "id", "when (UTC)", "kind", "from", "by", "tool", "commit", "table", "+ins", "~upd",
-        "-del", "rows before->after", "checksum before->after",
+        "id",
+        "when (UTC)",
+        "kind",
+        "from",
+        "by",
+        "tool",
+        "commit",
+        "table",
+        "+ins",
+        "~upd",
+        "-del",
+        "rows before->after",
+        "checksum before->after",
     ], lines[0]
     rows = [re.split(r"\s{2,}", line) for line in lines[1:]]
     assert all(len(r) == 13 for r in rows), lines
@@ -187,8 +204,7 @@ SMALL_LISTING = [
     "public.prompts: 1 to add, 2 to change, 1 to remove",
     "  + id=3  name=p3 coach_state=intro prompt_type=system version=1",
     "  ~ id=2  name=p2 coach_state=intro prompt_type=system version=1  changed: body, tags",
-    "  ~ id=4  name=renamed coach_state=intro prompt_type=system version=2  "
-    "changed: name, version",
+    "  ~ id=4  name=renamed coach_state=intro prompt_type=system version=2  changed: name, version",
     "  - id=5  name=p5 coach_state=intro prompt_type=system version=1",
 ]
 
@@ -209,8 +225,7 @@ def test_diff_lists_added_changed_removed_rows_and_changes_nothing(cluster):
         "public.prompts: 1 to add, 2 to change, 1 to remove",
         "  + id=5  name=p5 coach_state=intro prompt_type=system version=1",
         "  ~ id=2  name=p2 coach_state=intro prompt_type=system version=1  changed: body, tags",
-        "  ~ id=4  name=p4 coach_state=intro prompt_type=system version=1  "
-        "changed: name, version",
+        "  ~ id=4  name=p4 coach_state=intro prompt_type=system version=1  changed: name, version",
         "  - id=3  name=p3 coach_state=intro prompt_type=system version=1",
     ]
     assert everything(cluster) == before
@@ -242,12 +257,6 @@ def test_diff_limit_lists_n_rows_per_kind(cluster):
     ]
 
 
-@pytest.mark.xfail(
-    reason="BUG: diff --limit accepts a negative number: with 3 rows to add and nothing else, "
-    "--limit -1 lists 2 rows, then '+ ... and 4 more', '~ ... and 1 more', '- ... and 1 more' "
-    "(rows that do not exist), exit 1, instead of a usage error (exit 2)",
-    strict=True,
-)
 def test_diff_negative_limit_is_a_usage_error(cluster):
     put(cluster, "staging", 1, 2, 3)
     result = cluster.run("diff", "staging", "production", "--limit", "-1")
@@ -265,8 +274,7 @@ def test_diff_of_a_big_table_reports_exactly_the_one_changed_row(cluster):
     assert result.returncode == 1, result.stderr
     assert result.stdout.splitlines() == [
         "public.prompts: 0 to add, 1 to change, 0 to remove",
-        "  ~ id=31337  name=p31337 coach_state=intro prompt_type=system version=1  "
-        "changed: body",
+        "  ~ id=31337  name=p31337 coach_state=intro prompt_type=system version=1  changed: body",
     ]
     assert elapsed < 20
     assert everything(cluster) == before
@@ -348,8 +356,7 @@ def test_undo_data_costs_in_proportion_to_the_changed_rows(cluster):
     assert cluster.rows("production") == cluster.rows("staging")
     undo = cluster.sql(
         "production",
-        "SELECT promotion_id, table_name, op, key, old_values[6] FROM promptsync.undo "
-        "ORDER BY op",
+        "SELECT promotion_id, table_name, op, key, old_values[6] FROM promptsync.undo ORDER BY op",
     ).splitlines()
     assert undo == [
         "1|public.prompts|d|{600}|body 600",
@@ -467,32 +474,9 @@ def test_rollback_refuses_when_the_target_changed_since_its_last_promotion(clust
 @pytest.mark.parametrize(
     "action",
     [
-        pytest.param(
-            "CASCADE",
-            marks=pytest.mark.xfail(
-                reason="BUG: rollback runs no reference guard: deleting the prompt the sync "
-                "inserted cascades and silently deletes the sessions rows of another table "
-                "(exit 0)",
-                strict=True,
-            ),
-        ),
-        pytest.param(
-            "SET NULL",
-            marks=pytest.mark.xfail(
-                reason="BUG: rollback runs no reference guard: sessions.prompt_id of another "
-                "table is silently set to NULL (exit 0)",
-                strict=True,
-            ),
-        ),
-        pytest.param(
-            "NO ACTION",
-            marks=pytest.mark.xfail(
-                reason="BUG: rollback runs no reference guard: the DELETE fails on the foreign "
-                "key (exit 4, a raw violation message) instead of the guard's refusal (exit 3 "
-                "naming the table and row count)",
-                strict=True,
-            ),
-        ),
+        "CASCADE",
+        "SET NULL",
+        "NO ACTION",
     ],
 )
 def test_rollback_never_touches_rows_of_other_tables(cluster, action):
@@ -513,15 +497,6 @@ def test_rollback_never_touches_rows_of_other_tables(cluster, action):
     refused(result, "public.sessions", "2 rows")
 
 
-@pytest.mark.xfail(
-    reason="BUG: sync takes the target's 'before' fingerprint (recorded as rows_before/"
-    "checksum_before) before BEGIN, long before the apply; a row the application writes in "
-    "between is deleted by the apply and stored in the undo data, but the recorded 'before' "
-    "lacks it, so the rollback's rebuild never matches: rollback exits 4 ('the undo data of "
-    "promotion 1 rebuilds 3 rows ..., not the recorded 2 rows') and the promotion cannot be "
-    "rolled back",
-    strict=True,
-)
 def test_rollback_after_a_write_that_raced_the_sync(cluster, tmp_path):
     put(cluster, "staging", 1, 2, 3)
     put(cluster, "production", 1, 2)
@@ -580,12 +555,45 @@ def test_history_lists_syncs_and_rollbacks_newest_first(cluster):
     rows = history_rows(result)
     user = getpass.getuser()
     expected = [
-        ["3", "sync", "staging", user, __version__, "public.prompts",
-         "2", "1", "1", "3->4", f"{old}->{new}"],
-        ["2", "rollback (undoes 1)", "promotion 1", "github-actions:octocat", __version__,
-         "public.prompts", "1", "1", "2", "4->3", f"{new}->{old}"],
-        ["1", "sync", "staging", "render:dev-coach-build", __version__, "public.prompts",
-         "2", "1", "1", "3->4", f"{old}->{new}"],
+        [
+            "3",
+            "sync",
+            "staging",
+            user,
+            __version__,
+            "public.prompts",
+            "2",
+            "1",
+            "1",
+            "3->4",
+            f"{old}->{new}",
+        ],
+        [
+            "2",
+            "rollback (undoes 1)",
+            "promotion 1",
+            "github-actions:octocat",
+            __version__,
+            "public.prompts",
+            "1",
+            "1",
+            "2",
+            "4->3",
+            f"{new}->{old}",
+        ],
+        [
+            "1",
+            "sync",
+            "staging",
+            "render:dev-coach-build",
+            __version__,
+            "public.prompts",
+            "2",
+            "1",
+            "1",
+            "3->4",
+            f"{old}->{new}",
+        ],
     ]
     assert [[r[0], *r[2:6], *r[7:]] for r in rows] == expected
     assert [r[6] for r in rows[1:]] == [github_sha[:12], render_sha[:12]]
@@ -703,19 +711,16 @@ def test_empty_source_is_refused_naming_allow_empty(cluster):
     )
     assert everything(cluster) == before
     # both overrides together empty it
-    ok(cluster.run("sync", "staging", "production", "--force", "--allow-empty",
-                   "--allow-mass-delete"))
+    ok(
+        cluster.run(
+            "sync", "staging", "production", "--force", "--allow-empty", "--allow-mass-delete"
+        )
+    )
     assert cluster.rows("production") == ""
     ok(cluster.run("rollback", "production", "--force"))
     assert cluster.rows("production") == before["production"][0][0]
 
 
-@pytest.mark.xfail(
-    reason="BUG: --allow-empty alone never empties a non-empty target: deleting all of its rows "
-    "always trips the mass-delete guard too (exit 3, '--allow-mass-delete if that is "
-    "intended'), so --allow-empty is useless without --allow-mass-delete",
-    strict=True,
-)
 def test_allow_empty_empties_the_target(cluster):
     put(cluster, "production", 1, 2, 3)
     ok(cluster.run("sync", "staging", "production", "--force", "--allow-empty"))
@@ -737,8 +742,15 @@ def test_same_database_however_spelled_is_refused_without_override(cluster):
     before = everything(cluster)
     for args in (
         ("sync", "staging", "production", "--force"),
-        ("sync", "staging", "production", "--force", "--yes", "--allow-empty",
-         "--allow-mass-delete"),
+        (
+            "sync",
+            "staging",
+            "production",
+            "--force",
+            "--yes",
+            "--allow-empty",
+            "--allow-mass-delete",
+        ),
         ("sync", "production", "staging", "--force"),
     ):
         line = refused(cluster.run(*args, env=env), "same database")
@@ -810,10 +822,14 @@ def test_prompts_still_referenced_from_other_tables_are_never_deleted(cluster, a
     [
         ("ADD COLUMN owner text", "production has column owner that staging lacks"),
         ("DROP COLUMN tags", "staging has column tags that production lacks"),
-        ("ALTER COLUMN version TYPE bigint",
-         "column version: type integer in staging, bigint in production"),
-        ("ALTER COLUMN body SET NOT NULL",
-         "column body: nullability null in staging, not null in production"),
+        (
+            "ALTER COLUMN version TYPE bigint",
+            "column version: type integer in staging, bigint in production",
+        ),
+        (
+            "ALTER COLUMN body SET NOT NULL",
+            "column body: nullability null in staging, not null in production",
+        ),
     ],
 )
 def test_schema_drift_is_refused_before_any_change(cluster, alter, words):
@@ -822,8 +838,9 @@ def test_schema_drift_is_refused_before_any_change(cluster, alter, words):
     cluster.sql("production", f"ALTER TABLE prompts {alter}")
     before = everything(cluster)
     refused(
-        cluster.run("sync", "staging", "production", "--force", "--allow-empty",
-                    "--allow-mass-delete"),
+        cluster.run(
+            "sync", "staging", "production", "--force", "--allow-empty", "--allow-mass-delete"
+        ),
         words,
         "run migrations first",
     )
@@ -939,11 +956,24 @@ def test_several_tables_move_in_one_transaction_in_foreign_key_order(cluster):
     )
     assert everything(cluster, "public.prompt_examples") == before
     # --table (repeatable) selects the tables too
-    ok(cluster.run("--table", "prompts", "--table", "prompt_examples",
-                   "rollback", "production", "--force"))
+    ok(
+        cluster.run(
+            "--table", "prompts", "--table", "prompt_examples", "rollback", "production", "--force"
+        )
+    )
     assert both_tables(cluster, "production") == old
-    ok(cluster.run("--table", "prompts", "--table", "prompt_examples",
-                   "sync", "staging", "production", "--force"))
+    ok(
+        cluster.run(
+            "--table",
+            "prompts",
+            "--table",
+            "prompt_examples",
+            "sync",
+            "staging",
+            "production",
+            "--force",
+        )
+    )
     assert both_tables(cluster, "production") == both_tables(cluster, "staging")
 
 
@@ -962,8 +992,14 @@ def test_several_tables_fail_together(cluster):
     )
     before = everything(cluster, "public.prompt_examples", "public.sessions")
     refused(
-        cluster.run("sync", "staging", "production", "--force", "--allow-mass-delete",
-                    env=cluster.env(PROMPTSYNC_TABLES="prompts,prompt_examples")),
+        cluster.run(
+            "sync",
+            "staging",
+            "production",
+            "--force",
+            "--allow-mass-delete",
+            env=cluster.env(PROMPTSYNC_TABLES="prompts,prompt_examples"),
+        ),
         "1 rows of public.sessions",
     )
     assert everything(cluster, "public.prompt_examples", "public.sessions") == before
@@ -976,16 +1012,27 @@ def test_table_names_are_validated_and_looked_up_in_the_catalog(cluster):
     put(cluster, "staging", 1, 2)
     put(cluster, "production", 3)
     before = everything(cluster)
-    for name in ("prompts; drop table prompts", 'prompts"; drop table prompts; --',
-                 "public.prompts.x", "a,,b", "Prompts Archive", "public.Prompts Archive"):
+    for name in (
+        "prompts; drop table prompts",
+        'prompts"; drop table prompts; --',
+        "public.prompts.x",
+        "a,,b",
+        "Prompts Archive",
+        "public.Prompts Archive",
+    ):
         refused(
             cluster.run("--table", name, "sync", "staging", "production", "--force"),
             "is not a table name",
             code=2,
         )
     refused(
-        cluster.run("sync", "staging", "production", "--force",
-                    env=cluster.env(PROMPTSYNC_TABLES="prompts;drop table prompts")),
+        cluster.run(
+            "sync",
+            "staging",
+            "production",
+            "--force",
+            env=cluster.env(PROMPTSYNC_TABLES="prompts;drop table prompts"),
+        ),
         "PROMPTSYNC_TABLES",
         "is not a table name",
         code=2,
@@ -1002,7 +1049,7 @@ def test_table_names_are_validated_and_looked_up_in_the_catalog(cluster):
     # case matters: Prompts is not prompts
     refused(
         cluster.run("--table", "Prompts", "diff", "staging", "production"),
-        'public.Prompts does not exist in staging',
+        "public.Prompts does not exist in staging",
         code=4,
     )
     assert everything(cluster) == before
@@ -1016,8 +1063,9 @@ def test_a_table_name_with_a_space_is_rejected_by_the_validator(cluster):
         cluster.sql(env, 'CREATE TABLE "Prompts Archive" (id int PRIMARY KEY, body text)')
     cluster.sql("staging", "INSERT INTO \"Prompts Archive\" VALUES (1, 'a')")
     refused(
-        cluster.run("--table", "public.Prompts Archive", "sync", "staging", "production",
-                    "--force"),
+        cluster.run(
+            "--table", "public.Prompts Archive", "sync", "staging", "production", "--force"
+        ),
         "'public.Prompts Archive' is not a table name",
         code=2,
     )
@@ -1054,12 +1102,6 @@ def test_a_mixed_case_table_name_works_end_to_end(cluster):
     assert {e: after[e][0] for e in ENVS} == {e: prompts[e][0] for e in ENVS}
 
 
-@pytest.mark.xfail(
-    reason="BUG: an empty table name (--table '') is not rejected: parse_tables treats it as "
-    "unset and falls back to the default table prompts, so "
-    "`--table \"$UNSET\"` syncs public.prompts",
-    strict=True,
-)
 def test_an_empty_table_name_is_rejected(cluster):
     put(cluster, "staging", 1)
     before = everything(cluster)
@@ -1071,14 +1113,7 @@ def test_an_empty_table_name_is_rejected(cluster):
     assert everything(cluster) == before
 
 
-@pytest.mark.xfail(
-    reason="BUG: README documents `promptsync sync SOURCE TARGET [--force] ... [--table "
-    "TABLE]...`, but --table is only an option of the main parser: after the subcommand "
-    "argparse rejects it ('unrecognized arguments: --table prompts', exit 2)",
-    strict=True,
-)
 def test_table_option_after_the_subcommand_as_documented(cluster):
     put(cluster, "staging", 1)
     ok(cluster.run("sync", "staging", "production", "--force", "--table", "prompts"))
     assert cluster.rows("production") == cluster.rows("staging")
-

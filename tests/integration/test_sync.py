@@ -115,9 +115,11 @@ def canonical_rows(cluster, env: str) -> str:
 
 
 def seq(cluster, env: str) -> tuple[int, bool]:
-    last, called = cluster.sql(
-        env, "SELECT last_value, is_called FROM public.prompts_id_seq"
-    ).strip().split("|")
+    last, called = (
+        cluster.sql(env, "SELECT last_value, is_called FROM public.prompts_id_seq")
+        .strip()
+        .split("|")
+    )
     return int(last), called == "t"
 
 
@@ -152,10 +154,13 @@ def test_hostile_data_round_trips_exactly_local_staging_production(cluster):
             "FROM prompts WHERE id IN (2, 5, 6) ORDER BY id",
         ).split()
         assert got == ["t|f|f|Infinity", "|t||", "f|f|t|1e-300"]
-        assert cluster.sql(env, "SELECT octet_length(body) FROM prompts WHERE id = 10").strip() \
+        assert (
+            cluster.sql(env, "SELECT octet_length(body) FROM prompts WHERE id = 10").strip()
             == cluster.sql("local", "SELECT octet_length(body) FROM prompts WHERE id = 10").strip()
-        assert cluster.sql(env, "SELECT temperature::text FROM prompts WHERE id = 4").strip() \
-            == "-0"
+        )
+        assert (
+            cluster.sql(env, "SELECT temperature::text FROM prompts WHERE id = 4").strip() == "-0"
+        )
 
     result = ok(cluster.run("verify"))
     assert "all 3 environments match" in result.stderr
@@ -194,13 +199,6 @@ def test_sequence_is_never_moved_backwards(cluster):
     assert new_id == "1001"
 
 
-@pytest.mark.xfail(
-    reason="BUG: when the rows already match, sync returns 'nothing to do' before "
-    "sequences.sql runs, so a target whose sequence lags behind max(id) keeps it, and the "
-    "application's next INSERT fails with a duplicate key (DESIGN: 'The target's id sequence "
-    "is moved past the largest id')",
-    strict=True,
-)
 def test_sequence_is_moved_even_when_the_rows_already_match(cluster):
     bulk(cluster, "local", 5)
     bulk(cluster, "staging", 5)  # same rows, loaded with explicit ids: sequence still at 1
@@ -239,9 +237,23 @@ def test_refuses_while_another_promotion_holds_the_target(cluster):
     bulk(cluster, "local", 3)
     staging = cluster.servers["staging"]
     holder = subprocess.Popen(
-        [str(staging.bindir / "psql"), "-X", "-q", "-h", str(staging.socket_dir), "-p",
-         str(staging.port), "-U", staging.user, "-d", staging.dbname],
-        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
+        [
+            str(staging.bindir / "psql"),
+            "-X",
+            "-q",
+            "-h",
+            str(staging.socket_dir),
+            "-p",
+            str(staging.port),
+            "-U",
+            staging.user,
+            "-d",
+            staging.dbname,
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
         env={k: v for k, v in os.environ.items() if not k.startswith("PG")},
     )
     try:
@@ -249,8 +261,13 @@ def test_refuses_while_another_promotion_holds_the_target(cluster):
         holder.stdin.write("SELECT pg_advisory_lock(7262319);\n")
         holder.stdin.flush()
         for _ in range(100):
-            if cluster.sql("staging", "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
-                           " AND granted").strip() == "1":
+            if (
+                cluster.sql(
+                    "staging",
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted",
+                ).strip()
+                == "1"
+            ):
                 break
             time.sleep(0.05)
         before = cluster.state("staging")
@@ -391,8 +408,12 @@ def test_verify_and_sync_ignore_session_settings_and_column_order(cluster):
         cluster.sql("local", odd)
         cluster.sql("staging", odd)
         ok(cluster.run("verify"))
-        plain_sql(cluster, "local", "UPDATE prompts SET temperature = 0.1, "
-                  "updated_at = '2024-01-02 03:04:05.678+05:45' WHERE id = 9")
+        plain_sql(
+            cluster,
+            "local",
+            "UPDATE prompts SET temperature = 0.1, "
+            "updated_at = '2024-01-02 03:04:05.678+05:45' WHERE id = 9",
+        )
         ok(cluster.run("sync", "local", "staging", "--force"))
         ok(cluster.run("sync", "staging", "production", "--force"))
         assert canonical_rows(cluster, "production") == canonical_rows(cluster, "local")
@@ -435,8 +456,11 @@ def test_apply_touches_only_the_rows_that_differ(cluster):
 
 def test_two_rows_swapping_a_unique_value(cluster):
     bulk(cluster, "local", 5)
-    cluster.sql("local", "UPDATE prompts SET name = 'alpha' WHERE id = 1;"
-                "UPDATE prompts SET name = 'beta' WHERE id = 2;")
+    cluster.sql(
+        "local",
+        "UPDATE prompts SET name = 'alpha' WHERE id = 1;"
+        "UPDATE prompts SET name = 'beta' WHERE id = 2;",
+    )
     ok(cluster.run("sync", "local", "staging", "--force"))
     cluster.sql(
         "local",
@@ -454,8 +478,11 @@ def test_two_rows_swapping_a_unique_value(cluster):
 
 def test_unique_swap_with_a_cascading_foreign_key_fails_and_changes_nothing(cluster):
     bulk(cluster, "local", 3)
-    cluster.sql("local", "UPDATE prompts SET name = 'alpha' WHERE id = 1;"
-                "UPDATE prompts SET name = 'beta' WHERE id = 2;")
+    cluster.sql(
+        "local",
+        "UPDATE prompts SET name = 'alpha' WHERE id = 1;"
+        "UPDATE prompts SET name = 'beta' WHERE id = 2;",
+    )
     ok(cluster.run("sync", "local", "staging", "--force"))
     cluster.sql(
         "staging",
@@ -463,9 +490,12 @@ def test_unique_swap_with_a_cascading_foreign_key_fails_and_changes_nothing(clus
         " prompt_id bigint REFERENCES prompts (id) ON DELETE CASCADE, note text);"
         "INSERT INTO sessions VALUES (1, 1, 'user data'), (2, 2, 'more user data');",
     )
-    cluster.sql("local", "UPDATE prompts SET name = 'tmp' WHERE id = 1;"
-                "UPDATE prompts SET name = 'alpha' WHERE id = 2;"
-                "UPDATE prompts SET name = 'beta' WHERE id = 1;")
+    cluster.sql(
+        "local",
+        "UPDATE prompts SET name = 'tmp' WHERE id = 1;"
+        "UPDATE prompts SET name = 'alpha' WHERE id = 2;"
+        "UPDATE prompts SET name = 'beta' WHERE id = 1;",
+    )
     before, sessions = cluster.state("staging"), other_table(cluster, "staging")
     result = cluster.run("sync", "local", "staging", "--force")
     assert result.returncode == 4, result.stderr
@@ -492,7 +522,8 @@ def _with_referencing_row(cluster, on_delete: str) -> tuple[tuple[str, str], str
 
 
 @pytest.mark.parametrize(
-    "on_delete", ["ON DELETE CASCADE", "", "ON DELETE SET NULL", "ON DELETE RESTRICT"],
+    "on_delete",
+    ["ON DELETE CASCADE", "", "ON DELETE SET NULL", "ON DELETE RESTRICT"],
     ids=["cascade", "no-action", "set-null", "restrict"],
 )
 def test_sync_never_touches_rows_of_other_tables(cluster, on_delete):
@@ -517,10 +548,22 @@ def test_newer_container_pg_dump_output_is_filtered(cluster):
     seed(cluster)
     # The premise: this pg_dump writes lines a PostgreSQL 15 psql/server reject.
     dump = subprocess.run(
-        [str(bindir / "pg_dump"), "--data-only", "--table=public.prompts", "-h",
-         str(local.socket_dir), "-p", str(local.port), "-U", local.user, "-d", local.dbname],
-        capture_output=True, check=True, env={k: v for k, v in os.environ.items()
-                                              if not k.startswith("PG")},
+        [
+            str(bindir / "pg_dump"),
+            "--data-only",
+            "--table=public.prompts",
+            "-h",
+            str(local.socket_dir),
+            "-p",
+            str(local.port),
+            "-U",
+            local.user,
+            "-d",
+            local.dbname,
+        ],
+        capture_output=True,
+        check=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("PG")},
     ).stdout
     assert b"\n\\restrict " in dump and b"SET transaction_timeout" in dump
     assert local.major < 17
@@ -562,7 +605,8 @@ def test_check_prints_every_environment_with_its_version(cluster):
 def test_local_reached_directly_with_local_db_host(cluster):
     local = cluster.servers["local"]
     env = cluster.env(
-        LOCAL_DB_HOST=local.host, LOCAL_DB_PORT=str(local.port),
+        LOCAL_DB_HOST=local.host,
+        LOCAL_DB_PORT=str(local.port),
         FAKE_DOCKER_DAEMON="down",  # any docker call would fail
     )
     result = ok(cluster.run("check", "local", env=env))
@@ -598,8 +642,12 @@ def run_on_terminal(cluster, args: list[str], answer: bytes | None) -> tuple[int
     """Run the CLI with stdin and stderr on a pseudo-terminal; answer the prompt."""
     master, slave = pty.openpty()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "promptsync", *args], env=cluster.env(), cwd=cluster.tmp,
-        stdin=slave, stderr=slave, stdout=subprocess.PIPE,
+        [sys.executable, "-m", "promptsync", *args],
+        env=cluster.env(),
+        cwd=cluster.tmp,
+        stdin=slave,
+        stderr=slave,
+        stdout=subprocess.PIPE,
     )
     os.close(slave)
     seen, answered, deadline = b"", False, time.monotonic() + 60
