@@ -1,5 +1,5 @@
 """The deploy files agree with each other and with the repository: render.yaml, the staging
-workflow, the compose files, the Render build scripts, the Makefile and DESIGN.md's variables.
+workflow, the compose files, the Render build scripts, the Makefile and the README's configuration variables.
 No database; the only process started is shellcheck (skipped where it is not installed)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-DESIGN = ROOT.parent / "shared" / "DESIGN.md"
+README = ROOT / "README.md"
 RENDER = ROOT / "render.yaml"
 WORKFLOW = ROOT / ".github" / "workflows" / "sync-staging.yml"
 COMPOSE = ROOT / "docker" / "docker-compose.yml"
@@ -54,8 +54,9 @@ def make_recipe(target: str) -> str:
 
 
 def design_variables() -> set[str]:
-    """Every variable DESIGN.md's Configuration section names (`*_DB_SSLMODE` expanded)."""
-    text = DESIGN.read_text()
+    """Every variable the README's Configuration section names (`*_DB_SSLMODE` expanded): the
+    names the design contract defines, as documented in the project itself."""
+    text = README.read_text()
     section = text.split("## Configuration", 1)[1].split("\n## ", 1)[0]
     names = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", section))
     if "`*_DB_SSLMODE`" in section:
@@ -150,7 +151,7 @@ def test_render_env_vars_are_the_ones_design_md_defines():
     assert {"STAGING_DB_PASSWORD", "PROD_DB_HOST", "STAGING_DATABASE_URL"} <= designed
     for service in services().values():
         unknown = set(env_vars(service)) - designed
-        assert not unknown, f"{service['name']}: not in DESIGN.md: {sorted(unknown)}"
+        assert not unknown, f"{service['name']}: not in the README: {sorted(unknown)}"
 
 
 def test_render_services_have_the_database_settings_they_need():
