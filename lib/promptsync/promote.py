@@ -4,12 +4,13 @@ order while recording how to undo it, check the result, move sequences, record h
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
 
 from promptsync import history, log
 from promptsync.config import Table
-from promptsync.errors import Failed
+from promptsync.errors import Failed, Refused
 from promptsync.fingerprint import Fingerprint, combine, fingerprint
 from promptsync.preflight import TableInfo
 from promptsync.session import Session, sql_text
@@ -72,6 +73,15 @@ class Work:
 
     def rel(self, table: Table) -> str:
         return self.infos[table].rel
+
+
+def confirmed(session: Session) -> None:
+    """Ask the person at the terminal; anything but yes rolls back and refuses (exit 3)."""
+    sys.stderr.write(f"This will OVERWRITE all prompts in {session.label}. Continue? [y/N] ")
+    sys.stderr.flush()
+    if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+        session.run("ROLLBACK;", "rolling back")
+        raise Refused("not confirmed: nothing was changed")
 
 
 def begin(session: Session) -> None:

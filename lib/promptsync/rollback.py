@@ -4,7 +4,6 @@ in the history, with undo data of its own, so it can be rolled back in turn."""
 
 from __future__ import annotations
 
-import sys
 from contextlib import ExitStack
 from dataclasses import dataclass
 
@@ -105,11 +104,7 @@ def _attempt(settings: Settings, target: Environment, tools, yes: bool, interact
                 [work.rel(t) for t in work.tables],
             )
         if interactive and not yes:
-            sys.stderr.write(f"This will OVERWRITE all prompts in {target.name}. Continue? [y/N] ")
-            sys.stderr.flush()
-            if sys.stdin.readline().strip().lower() not in ("y", "yes"):
-                tgt.run("ROLLBACK;", "rolling back")
-                raise Refused("not confirmed: nothing was changed")
+            promote.confirmed(tgt)
         promote.apply(
             tgt,
             work,

@@ -10,7 +10,6 @@ A failure anywhere before COMMIT ends the session, and the server rolls everythi
 
 from __future__ import annotations
 
-import sys
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -229,9 +228,8 @@ def _attempt(job: Job) -> int:
             return EXIT_DIFFERENCES if any(c.any for c in plan.values()) else EXIT_OK
         if refusal:
             raise refusal
-        if opts.interactive and not opts.yes and not _confirm(tgt_env.name):
-            tgt.run("ROLLBACK;", "rolling back")
-            raise Refused("not confirmed: nothing was changed")
+        if opts.interactive and not opts.yes:
+            promote.confirmed(tgt)
 
         applied_at = time.monotonic()
         changes = promote.apply(
@@ -294,10 +292,3 @@ def _print_plan(plan: dict[Table, promote.Change], target: str) -> None:
 
 def _print_dict(print_: Fingerprint) -> dict:
     return {"rows": print_.rows, "checksum": print_.checksum}
-
-
-def _confirm(target: str) -> bool:
-    sys.stderr.write(f"This will OVERWRITE all prompts in {target}. Continue? [y/N] ")
-    sys.stderr.flush()
-    answer = sys.stdin.readline().strip().lower()
-    return answer in ("y", "yes")
