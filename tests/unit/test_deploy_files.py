@@ -1,5 +1,6 @@
 """The deploy files agree with each other and with the repository: render.yaml, the staging
-workflow, the compose files, the Render build scripts, the Makefile and the README's configuration variables.
+workflow, the compose files, the Render build scripts, the Makefile and the README's
+configuration variables.
 No database; the only process started is shellcheck (skipped where it is not installed)."""
 
 from __future__ import annotations

