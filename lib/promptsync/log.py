@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import time
@@ -61,11 +62,13 @@ class Progress:
     """Transfer progress on stderr: a live line on a terminal, a plain line every few seconds
     otherwise."""
 
-    def __init__(self, label: str, interval: float = 5.0) -> None:
+    def __init__(self, label: str) -> None:
         self.label = label
         self.start = time.monotonic()
         self.last = self.start
-        self.interval = 0.2 if sys.stderr.isatty() else interval
+        # PROMPTSYNC_PROGRESS_SECONDS: how often a plain line is written without a terminal
+        plain = float(os.environ.get("PROMPTSYNC_PROGRESS_SECONDS", "5") or 5)
+        self.interval = 0.2 if sys.stderr.isatty() else plain
         self.tty = sys.stderr.isatty()
         self.shown = False
 

@@ -849,3 +849,43 @@ def test_target_out_of_reach_fails_in_bounded_time(cluster, background):
     assert locked_code == OLD, locked.stderr
     assert locked.elapsed < 45
     assert cluster.state("production") == before
+
+
+def test_a_reader_through_twenty_consecutive_syncs(cluster, background):
+    """Production flips between two versions, 20 syncs in a row (local -> production, then
+    staging -> production, ...). A reader querying it every 10 ms throughout sees only one of
+    the two complete tables, never an error."""
+    seed(cluster, "local", 3000)
+    seed(cluster, "staging", 3060, changed_every=10, skipped_every=30)
+    seed(cluster, "production", 3000)
+    versions = {cluster.sql(env, PROBE).strip() for env in ("local", "staging")}
+    assert len(versions) == 2
+    reader = background(PsqlPipe(cluster.servers["production"], "reader"))
+    seen: list[str] = []
+    errors: list[str] = []
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            while not stop.is_set():
+                seen.append(reader.query(PROBE))
+                time.sleep(0.01)
+        except Exception as exc:  # noqa: BLE001 - any failure of the reader is the finding
+            errors.append(repr(exc))
+
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    codes = []
+    for i in range(20):
+        source = "staging" if i % 2 == 0 else "local"
+        result = cluster.run("sync", source, "production", "--force", timeout=60)
+        codes.append(result.returncode)
+        assert result.returncode == 0, result.stderr
+        assert cluster.rows("production") == cluster.rows(source)
+    stop.set()
+    thread.join(10)
+
+    assert not errors
+    assert len(seen) > 40, "the reader kept reading throughout"
+    assert set(seen) <= versions, set(seen) - versions
+    assert len(set(seen)) == 2, "both versions were seen"
