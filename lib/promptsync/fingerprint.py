@@ -5,7 +5,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from promptsync import preflight
+from promptsync.config import Environment, Table
 from promptsync.session import Session
+from promptsync.tools import Tools
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,17 @@ def fingerprint(session: Session, rel: str) -> Fingerprint:
     """`rel` is a quoted, qualified name as returned by sql/table_info.sql."""
     count, high, low = session.run_file("fingerprint.sql", f"checksumming {rel}", rel=rel)[-1]
     return combine(count, high, low)
+
+
+def of_environment(
+    env: Environment, tools: Tools, tables: tuple[Table, ...]
+) -> dict[Table, Fingerprint]:
+    """Connect, look the tables up and fingerprint each one (verify, and the look-up after a
+    COMMIT whose outcome is unknown)."""
+    session, _ = preflight.connect(env, tools)
+    with session:
+        infos = preflight.describe_tables(session, tables)
+        return {t: fingerprint(session, infos[t].rel) for t in tables}
 
 
 def combine(count: str, high: str, low: str) -> Fingerprint:

@@ -17,10 +17,6 @@ def set_json(on: bool) -> None:
     _report.clear()
 
 
-def json_mode() -> bool:
-    return _json
-
-
 def put(key: str, value: Any) -> None:
     """A field of the JSON document (ignored in text mode)."""
     _report[key] = value

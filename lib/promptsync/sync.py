@@ -19,7 +19,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_e
 from promptsync import diff, guards, history, log, output, preflight, promote, retry, sources
 from promptsync.config import Environment, Settings, Table, environment
 from promptsync.errors import EXIT_DIFFERENCES, EXIT_OK, CommitUnknown, Failed, Refused
-from promptsync.fingerprint import Fingerprint, fingerprint
+from promptsync.fingerprint import Fingerprint, fingerprint, of_environment
 from promptsync.session import Session
 from promptsync.tools import Tools, find_tools
 
@@ -110,11 +110,7 @@ def _look_up(job: Job) -> bool:
 
 
 def _target_matches(job: Job) -> bool:
-    session, _ = preflight.connect(job.target, job.tools)
-    with session:
-        infos = preflight.describe_tables(session, job.tables)
-        prints = {t: fingerprint(session, infos[t].rel) for t in job.tables}
-    return prints == job.source_prints
+    return of_environment(job.target, job.tools, job.tables) == job.source_prints
 
 
 def _open_source(job: Job, cleanup: ExitStack) -> sources.DatabaseSource | sources.FileSource:

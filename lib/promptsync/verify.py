@@ -14,7 +14,7 @@ from pathlib import Path
 from promptsync import log, output, preflight, retry, snapshotfile, sources
 from promptsync.config import Environment, Settings, Table, configured_environments, environment
 from promptsync.errors import EXIT_DIFFERENCES, EXIT_FAILED, EXIT_OK, ConfigError, Failed
-from promptsync.fingerprint import Fingerprint, fingerprint
+from promptsync.fingerprint import Fingerprint, of_environment
 from promptsync.tools import Tools, find_tools
 
 
@@ -32,13 +32,7 @@ def environments(settings: Settings, names: list[str]) -> list[Environment]:
 
 
 def _fingerprints(settings: Settings, env: Environment, tools: Tools) -> dict[Table, Fingerprint]:
-    def measure() -> dict[Table, Fingerprint]:
-        session, _ = preflight.connect(env, tools)
-        with session:
-            infos = preflight.describe_tables(session, settings.tables)
-            return {t: fingerprint(session, infos[t].rel) for t in settings.tables}
-
-    return retry.call(settings, measure)
+    return retry.call(settings, lambda: of_environment(env, tools, settings.tables))
 
 
 def verify(settings: Settings, names: list[str]) -> int:
