@@ -256,8 +256,23 @@ def _with_sslmode(env: Environment, settings: Settings, prefix: str) -> Environm
         mode = dict(env.params)["sslmode"]
         if mode not in SSLMODES:
             raise ConfigError(f"sslmode={mode!r} in {prefix}_DATABASE_URL is not a libpq sslmode")
-        return env
+        return _with_sslrootcert(env, settings, prefix)
     if env.via_docker:
         return env
     params = env.params + (("sslmode", given or "prefer"),)
+    return _with_sslrootcert(Environment(**{**env.__dict__, "params": params}), settings, prefix)
+
+
+def _with_sslrootcert(env: Environment, settings: Settings, prefix: str) -> Environment:
+    """`*_DB_SSLROOTCERT`: the CA certificate(s) that verify-ca / verify-full check the server
+    against (libpq's sslrootcert). One given in the URL wins."""
+    variable = f"{prefix}_DB_SSLROOTCERT"
+    given = settings.get(variable)
+    if given is None or env.via_docker or "sslrootcert" in {k for k, _ in env.params}:
+        return env
+    if given != "system" and not Path(given).expanduser().is_file():
+        raise ConfigError(f"{variable}: {given} is not a file (a CA certificate in PEM form)")
+    params = env.params + (
+        ("sslrootcert", str(Path(given).expanduser()) if given != "system" else given),
+    )
     return Environment(**{**env.__dict__, "params": params})

@@ -15,7 +15,7 @@ from promptsync.config import Environment, Table
 from promptsync.errors import Failed, Refused
 from promptsync.log import redact
 from promptsync.session import Session, sql_text
-from promptsync.tools import Tools, check_client_for_server
+from promptsync.tools import Choice, Client, Tools
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,11 @@ class Server:
     version_num: int
     version: str
     identity: str
+    encryption: str = ""  # "TLSv1.3 TLS_AES_256_GCM_SHA384", "" when not encrypted
+
+    @property
+    def connection(self) -> str:
+        return f"encrypted, {self.encryption}" if self.encryption else "not encrypted"
 
 
 def _docker(*args: str) -> sh.RunningCommand:
@@ -63,21 +68,55 @@ CONNECT_REASONS = (
     (r"could not translate host name", "unknown host"),
     (r"database .* does not exist", None),
     (r"starting up", "the database system is starting up"),
+    (
+        r"(no pg_hba.conf entry|pg_hba.conf rejects connection) .*no encryption",
+        "the server accepts only encrypted (TLS) connections: set sslmode=require, or "
+        "verify-full with the server's CA in *_DB_SSLROOTCERT",
+    ),
+    (
+        r"certificate verify failed",
+        "the server's TLS certificate is not signed by the CA in sslrootcert "
+        "(SSL error: certificate verify failed)",
+    ),
+    (r"server does not support SSL", "the server does not offer TLS, but sslmode requires it"),
+    (r"SSL support is not compiled in", "this client has no TLS support; see `promptsync check`"),
 )
 
 
 def connect(env: Environment, tools: Tools, label: str | None = None) -> tuple[Session, Server]:
-    """Open a session with promptsync's settings; a failure names the environment and why."""
+    """Open a session with promptsync's settings; a failure names the environment and why.
+    A direct connection starts with the tools' best client for any server; once the server's
+    version is known, the client chosen for it (tools.py) takes over if it is another one."""
     if env.via_docker:
         check_docker(env)
-    session = Session(env, tools, label)
+    session, server = _open(env, tools, label, None)
+    if env.via_docker:
+        return session, server
+    try:
+        choice = tools.for_server(env, server.version_num)
+    except BaseException:
+        session.abort()
+        raise
+    if choice.client != session.client:
+        session.close()
+        session, server = _open(env, tools, label, choice.client)
+    session.choice = choice
+    return session, server
+
+
+def _open(
+    env: Environment, tools: Tools, label: str | None, client: Client | None
+) -> tuple[Session, Server]:
+    session = Session(env, tools, label, client)
     try:
         session.run_file("session.sql", "connecting")
-        version_num, version, identity = session.run_file("server.sql", "connecting")[0]
+        version_num, version, identity, encryption = session.run_file("server.sql", "connecting")[
+            0
+        ]
     except Failed as exc:
         session.abort()
         raise _connect_failure(env, exc) from None
-    return session, Server(int(version_num), version, identity)
+    return session, Server(int(version_num), version, identity, encryption)
 
 
 def _connect_failure(env: Environment, exc: Failed) -> Failed:
@@ -114,12 +153,17 @@ def describe_tables(session: Session, tables: tuple[Table, ...]) -> dict[Table, 
     return found
 
 
-def check_dump_client(env: Environment, tools: Tools, server: Server) -> str:
-    """Which pg_dump reads this environment, after checking it can."""
+def dump_client(env: Environment, tools: Tools, server: Server) -> Choice | None:
+    """The client whose pg_dump reads this environment (None: the container's own)."""
     if env.via_docker:
-        return "the container's own pg_dump"
-    check_client_for_server(tools, server.version_num, f"{env.name} ({env.display})")
-    return f"pg_dump {tools.major()} from {tools.origin}"
+        return None
+    return tools.for_server(env, server.version_num)
+
+
+def check_dump_client(env: Environment, tools: Tools, server: Server) -> str:
+    """Which pg_dump reads this environment, and why, after checking it can."""
+    choice = dump_client(env, tools, server)
+    return "the container's own pg_dump" if choice is None else str(choice)
 
 
 def lock(session: Session) -> None:

@@ -18,7 +18,7 @@ from promptsync import argv, log
 from promptsync.config import Environment
 from promptsync.errors import CommitUnknown, Failed
 from promptsync.log import redact
-from promptsync.tools import Tools
+from promptsync.tools import Choice, Client, Tools
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 
@@ -63,14 +63,26 @@ def reason(stderr_lines: list[str]) -> str:
 class Session:
     """A psql session on one environment."""
 
-    def __init__(self, env: Environment, tools: Tools, label: str | None = None) -> None:
+    def __init__(
+        self,
+        env: Environment,
+        tools: Tools,
+        label: str | None = None,
+        client: Client | None = None,
+    ) -> None:
+        """psql runs from `client`, by default the tools' best one for connecting (the
+        container's own psql for the local container)."""
         self.env = env
         self.label = label or env.name
+        if client is None and not env.via_docker:
+            client = tools.for_connect(env).client
+        self.client = client
+        self.choice: Choice | None = None  # set by preflight.connect: which client, and why
         self._stderr: deque[str] = deque(maxlen=200)
         self._count = 0
         self._token = uuid.uuid4().hex
         self.proc = subprocess.Popen(
-            argv.psql(env, tools.psql),
+            argv.psql(env, client.psql if client else "psql"),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

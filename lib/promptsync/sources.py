@@ -49,7 +49,7 @@ class DatabaseSource:
 
     def how(self) -> str:
         dump = preflight.check_dump_client(self.env, self.tools, self.server)
-        return f"PostgreSQL {self.server.version} (dump with {dump})"
+        return f"PostgreSQL {self.server.version}, {self.server.connection} (dump: {dump})"
 
     def fingerprints(self) -> Future[dict[Table, Fingerprint]]:
         """Exports the snapshot, then checksums in it (in the background)."""
@@ -61,7 +61,9 @@ class DatabaseSource:
         )
 
     def stream(self, copy_targets: dict[str, str], tgt: Session) -> StreamStats:
-        dump_argv = argv.pg_dump(self.env, tuple(self.infos), self.snapshot, self.tools.pg_dump)
+        choice = preflight.dump_client(self.env, self.tools, self.server)
+        pg_dump = choice.client.pg_dump if choice else "pg_dump"
+        dump_argv = argv.pg_dump(self.env, tuple(self.infos), self.snapshot, pg_dump)
         proc = subprocess.Popen(
             dump_argv,
             stdout=subprocess.PIPE,

@@ -142,7 +142,9 @@ def _attempt(job: Job) -> int:
                 guards.columns(tgt, tgt_tables[table].rel),
             )
         log.info(
-            f"preflight ok: {src.name} {src.how()}, {tgt_env.name} PostgreSQL {tgt_server.version}"
+            f"preflight ok: {src.name} {src.how()}; {tgt_env.name} PostgreSQL "
+            f"{tgt_server.version}, {tgt_server.connection}"
+            + (f" (load: {tgt.choice})" if tgt.choice else "")
         )
 
         pending = src.fingerprints()  # source and target checksums at the same time

@@ -213,6 +213,22 @@ def _initdb(server: Server) -> None:
         f.write("\ninclude 'throwaway.conf'\n")
 
 
+def _tls_only(server: Server, tls: tuple[Path, Path]) -> str:
+    """Install the certificate and key for the server and reject unencrypted TCP; returns the
+    settings that turn TLS on."""
+    node = server.datadir.parent
+    cert, key = node / "server.crt", node / "server.key"
+    cert.write_bytes(Path(tls[0]).read_bytes())
+    key.write_bytes(Path(tls[1]).read_bytes())
+    key.chmod(0o600)
+    if (pw := _owner()) is not None:
+        for path in (cert, key):
+            os.chown(path, pw.pw_uid, pw.pw_gid)
+    hba = server.datadir / "pg_hba.conf"
+    hba.write_text("hostnossl all all all reject\n" + hba.read_text())
+    return f"ssl = on\nssl_cert_file = '{cert}'\nssl_key_file = '{key}'\n"
+
+
 def start_server(
     name: str,
     base_dir: Path,
@@ -221,7 +237,10 @@ def start_server(
     port: int | None = None,
     bindir: Path | None = None,
     dbname: str = "dev_coach",
+    tls: tuple[Path, Path] | None = None,
 ) -> Server:
+    """`tls` (certificate, key): the server speaks TLS only; pg_hba rejects every TCP
+    connection that is not encrypted (the unix socket stays open for the fixtures)."""
     bindir = bindir or find_server_bindir()
     base_dir = Path(base_dir).resolve()
     node = base_dir / name
@@ -236,8 +255,9 @@ def start_server(
     server.major = major
     try:
         _initdb(server)
+        tls_conf = _tls_only(server, tls) if tls else ""
         for attempt in range(3):  # an automatic port may be taken between probe and bind
-            conf = SETTINGS.format(port=server.port, sock=server.socket_dir)
+            conf = SETTINGS.format(port=server.port, sock=server.socket_dir) + tls_conf
             (server.datadir / "throwaway.conf").write_text(conf)
             try:
                 server.start()

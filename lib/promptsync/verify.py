@@ -13,7 +13,7 @@ from pathlib import Path
 
 from promptsync import log, output, preflight, retry, snapshotfile, sources
 from promptsync.config import Environment, Settings, Table, configured_environments, environment
-from promptsync.errors import EXIT_DIFFERENCES, EXIT_FAILED, EXIT_OK, ConfigError, Failed
+from promptsync.errors import EXIT_DIFFERENCES, EXIT_OK, ConfigError, PromptsyncError
 from promptsync.fingerprint import Fingerprint, of_environment
 from promptsync.tools import Tools, find_tools
 
@@ -84,23 +84,30 @@ def verify(settings: Settings, names: list[str]) -> int:
 
 
 def check(settings: Settings, names: list[str]) -> int:
+    """Per environment: the server, the client tools chosen for it and why, whether the
+    connection is encrypted, the tables. Exit 4 when one cannot be reached with the tools
+    available (2 when PROMPTSYNC_PG_BIN cannot work for it)."""
     envs = environments(settings, names)
     tools = find_tools(settings.get("PROMPTSYNC_PG_BIN"))
-    sys.stdout.write(f"client tools: pg_dump {tools.major()} and psql from {tools.origin}\n")
-    failed = False
+    code = EXIT_OK
     for env in envs:
         try:
             session, server = preflight.connect(env, tools)
             with session:
                 infos = preflight.describe_tables(session, settings.tables)
                 dump = preflight.check_dump_client(env, tools, server)
-            tables = ", ".join(f"{i.table} (key {i.pk})" for i in infos.values())
-            sys.stdout.write(
-                f"{env.name}: ok  {env.display}  PostgreSQL {server.version}  dump: {dump}  "
-                f"tables: {tables}\n"
-            )
-        except Failed as exc:
-            failed = True
+        except PromptsyncError as exc:
+            code = max(code, exc.exit_code)
             sys.stdout.write(f"{env.name}: FAILED  {env.display}\n")
             log.error(str(exc))
-    return EXIT_FAILED if failed else EXIT_OK
+            continue
+        tables = ", ".join(f"{i.table} (key {i.pk})" for i in infos.values())
+        client = "the container's own pg_dump and psql" if env.via_docker else dump
+        sys.stdout.write(
+            f"{env.name}: ok  {env.display}\n"
+            f"  server      PostgreSQL {server.version}\n"
+            f"  client      {client}\n"
+            f"  connection  {server.connection}\n"
+            f"  tables      {tables}\n"
+        )
+    return code

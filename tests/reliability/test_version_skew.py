@@ -5,6 +5,8 @@ PostgreSQL 18 production receives from staging. Runs wherever the wheel installs
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from conftest import SCHEMA
@@ -97,15 +99,31 @@ def test_staging_15_to_production_18(cluster, pg18):
     assert cluster.rows("staging") == pg18.psql("COPY (SELECT * FROM prompts ORDER BY 1) TO STDOUT")
 
 
-def test_old_pg_dump_against_a_newer_server_says_which_client_to_install(cluster, pg18):
+def test_a_newer_server_gets_a_client_new_enough_for_it(cluster, pg18):
+    """18 -> 15 with the system's pg_dump 15 first on PATH: promptsync chooses PostgreSQL 18
+    tools for the 18 server on its own, and says which and why."""
     _reset(pg18)
     pg18.psql(HOSTILE)
     env = cluster.env(PROD_DB_PORT=str(pg18.port), PROD_DB_PASSWORD=pg18.password)
-    before = cluster.state("staging")
     result = cluster.run("sync", "production", "staging", "--force", env=env)
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"production PostgreSQL 18\.\d+, .*\(dump: pg_dump/psql 18\.", result.stderr)
+    assert "PostgreSQL 18+" in result.stderr  # the reason names the rule
+    assert cluster.rows("staging") == pg18.psql("COPY (SELECT * FROM prompts ORDER BY 1) TO STDOUT")
+
+
+def test_pinned_old_pg_dump_against_a_newer_server_says_why(cluster, pg18):
+    _reset(pg18)
+    pg18.psql(HOSTILE)
+    old = cluster.servers["staging"].bindir
     if cluster.servers["staging"].major >= 18:
         pytest.skip("the system's pg_dump is not older than 18 here")
-    assert result.returncode == 4, result.stderr
-    assert "runs PostgreSQL 18 but pg_dump is" in result.stderr
-    assert "PROMPTSYNC_PG_BIN" in result.stderr
+    env = cluster.env(
+        PROD_DB_PORT=str(pg18.port), PROD_DB_PASSWORD=pg18.password, PROMPTSYNC_PG_BIN=str(old)
+    )
+    before = cluster.state("staging")
+    result = cluster.run("sync", "production", "staging", "--force", env=env)
+    assert result.returncode == 2, result.stderr
+    assert "PROMPTSYNC_PG_BIN: pg_dump 15 cannot read production" in result.stderr
+    assert "unset it to let promptsync choose" in result.stderr
     assert cluster.state("staging") == before

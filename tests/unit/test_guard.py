@@ -31,7 +31,7 @@ def test_no_promptsync_module_holds_the_real_subprocess_or_sh():
 
 def test_opening_a_psql_session_is_refused():
     with pytest.raises(AssertionError, match=FORBIDDEN):
-        session.Session(DOCKER_ENV, Tools("pg_dump", "psql", "test"))
+        session.Session(DOCKER_ENV, Tools())
 
 
 def test_asking_a_tools_version_is_refused():

