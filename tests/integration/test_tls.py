@@ -178,9 +178,7 @@ def test_sync_and_verify_over_tls(tls, how):
             "STAGING_DATABASE_URL": url(staging, sslmode="verify-ca", sslrootcert=ca)
         },
         "verify-full in the URL": {
-            "STAGING_DATABASE_URL": url(
-                staging, "localhost", sslmode="verify-full", sslrootcert=ca
-            )
+            "STAGING_DATABASE_URL": url(staging, "localhost", sslmode="verify-full", sslrootcert=ca)
         },
         "verify-full, *_DB_SSLROOTCERT": {
             "STAGING_DATABASE_URL": url(staging, "localhost", sslmode="verify-full"),
@@ -326,7 +324,7 @@ def test_make_sync_prod_and_verify(tls, render_path):
     assert check.returncode == 0 and check.stdout.count("connection  encrypted, TLSv1.") == 2
 
 
-VENV_PYTHON = "#!/bin/sh\nexec {python} \"$@\"\n"
+VENV_PYTHON = '#!/bin/sh\nexec {python} "$@"\n'
 
 
 def test_render_build_production(tls, render_path, tmp_path):

@@ -606,3 +606,47 @@ def test_int_setting(settings_of, raw, value):
 def test_int_setting_errors_name_the_variable(settings_of, raw):
     with pytest.raises(ConfigError, match="^N must"):
         settings_of(N=raw).int_setting("N", 7)
+
+
+# -- *_DB_SSLROOTCERT -----------------------------------------------------------------------
+
+
+def test_sslrootcert_variable_becomes_a_parameter(env_of, tmp_path):
+    ca = tmp_path / "ca.crt"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    env = env_of(
+        "staging",
+        STAGING_DB_HOST="db",
+        STAGING_DB_NAME="n",
+        STAGING_DB_USER="u",
+        STAGING_DB_SSLMODE="verify-full",
+        STAGING_DB_SSLROOTCERT=str(ca),
+    )
+    assert env.params == (("sslmode", "verify-full"), ("sslrootcert", str(ca)))
+
+
+def test_sslrootcert_in_the_url_wins_over_the_variable(env_of, tmp_path):
+    ca = tmp_path / "ca.crt"
+    ca.write_text("x")
+    env = env_of(
+        "production",
+        PROD_DATABASE_URL="postgresql://u:p@h/db?sslmode=verify-ca&sslrootcert=/from/url.crt",
+        PROD_DB_SSLROOTCERT=str(ca),
+    )
+    assert env.params == (("sslmode", "verify-ca"), ("sslrootcert", "/from/url.crt"))
+
+
+def test_sslrootcert_system_is_passed_on(env_of):
+    env = env_of(
+        "staging", STAGING_DATABASE_URL="postgresql://u@h/db", STAGING_DB_SSLROOTCERT="system"
+    )
+    assert ("sslrootcert", "system") in env.params
+
+
+def test_a_missing_sslrootcert_file_is_named(env_of, tmp_path):
+    with pytest.raises(ConfigError, match=r"^PROD_DB_SSLROOTCERT: .*missing.crt is not a file"):
+        env_of(
+            "production",
+            PROD_DATABASE_URL="postgresql://u@h/db",
+            PROD_DB_SSLROOTCERT=str(tmp_path / "missing.crt"),
+        )

