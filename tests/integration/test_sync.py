@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import select
 import subprocess
 import sys
@@ -592,14 +593,19 @@ def test_sync_into_the_local_container(cluster):
 
 def test_check_prints_every_environment_with_its_version(cluster):
     result = ok(cluster.run("check"))
-    lines = result.stdout.splitlines()
-    assert lines[0].startswith("client tools: pg_dump ")
+    blocks = {b.split(":", 1)[0]: b for b in re.split(r"\n(?=\S)", result.stdout.strip())}
+    assert list(blocks) == list(ENVS)
     for env in ENVS:
-        line = next(x for x in lines if x.startswith(f"{env}: "))
+        block = blocks[env]
         major = cluster.servers[env].major
-        assert f"{env}: ok" in line and f"PostgreSQL {major}" in line, line
+        assert block.startswith(f"{env}: ok"), block
+        assert f"\n  server      PostgreSQL {major}" in block, block
+        assert "\n  client      " in block and "\n  connection  " in block, block
+        assert "\n  tables      public.prompts (key id)" in block, block
         assert cluster.servers[env].password not in result.stdout + result.stderr
-    assert "docker:" in next(x for x in lines if x.startswith("local: "))
+    assert "docker:" in blocks["local"]
+    assert "the container's own pg_dump and psql" in blocks["local"]
+    assert "PostgreSQL 15+" in blocks["staging"]  # the rule the client was chosen by
 
 
 def test_local_reached_directly_with_local_db_host(cluster):
@@ -610,7 +616,7 @@ def test_local_reached_directly_with_local_db_host(cluster):
         FAKE_DOCKER_DAEMON="down",  # any docker call would fail
     )
     result = ok(cluster.run("check", "local", env=env))
-    assert result.stdout.splitlines()[1].startswith(
+    assert result.stdout.splitlines()[0] == (
         f"local: ok  {local.user}@{local.host}:{local.port}/{local.dbname}"
     )
     bulk(cluster, "local", 4)

@@ -421,8 +421,9 @@ def test_python_312_read_only_virtualenv_unpacks_into_the_cache(
     cache = tmp_path / "cache"
     env = tls.env(path=no_pg_path, PROMPTSYNC_CACHE_DIR=str(cache))
     argv = read_only(venv312, str(venv312 / "bin" / "python"), "-m", "promptsync", "check")
-    result = subprocess.run(argv + ["staging", "production"], env=env, capture_output=True,
-                            text=True, timeout=120)  # fmt: skip
+    result = subprocess.run(
+        [*argv, "staging", "production"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count("from the bundled PostgreSQL tools") == 2
     assert result.stdout.count("connection  encrypted, TLSv1.") == 2
@@ -433,12 +434,14 @@ def test_python_312_unpacked_at_build_needs_no_writable_directory(
     tls, venv312, can_mount_read_only, no_pg_path
 ):
     python = str(venv312 / "bin" / "python")
-    unpack = subprocess.run([python, "-m", "promptsync.bundled", "unpack"], capture_output=True,
-                            text=True, timeout=120)  # fmt: skip (the build step of bin/bootstrap)
+    unpack = subprocess.run(  # what bin/bootstrap does after installing
+        [python, "-m", "promptsync.bundled", "unpack"], capture_output=True, text=True, timeout=120
+    )
     assert unpack.returncode == 0 and str(venv312) in unpack.stdout, unpack.stderr
     env = tls.env(path=no_pg_path, PROMPTSYNC_CACHE_DIR=str(venv312 / "no-cache-here"))
     argv = read_only(venv312, python, "-m", "promptsync", "sync", "staging", "production")
-    result = subprocess.run(argv + ["--force"], env=env, capture_output=True, text=True,
-                            timeout=120)  # fmt: skip
+    result = subprocess.run(
+        [*argv, "--force"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert content(tls.servers["production"]) == content(tls.servers["staging"])
