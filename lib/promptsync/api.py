@@ -53,8 +53,16 @@ def sync(
         allow_empty=allow_empty,
         allow_mass_delete=allow_mass_delete,
     )
-    action: Action = lambda settings: syncing.run(settings, source, target, options)  # noqa: E731
+    action: Action = lambda settings: run_sync(settings, source, target, options)  # noqa: E731
     return run("sync", action, tables=tables, fmt=fmt, quiet=quiet)
+
+
+def run_sync(settings: Settings, source: str, target: str, options: syncing.Options) -> int:
+    """sync.run, with the names as given in the document until the sync knows better (so a
+    sync that fails before it connects still says what it was doing)."""
+    output.put("source", source)
+    output.put("target", target)
+    return syncing.run(settings, source, target, options)
 
 
 def verify(

@@ -144,7 +144,7 @@ def _sync(settings, args) -> int:
         allow_empty=args.allow_empty,
         allow_mass_delete=args.allow_mass_delete,
     )
-    return sync.run(settings, args.source, args.target, options)
+    return api.run_sync(settings, args.source, args.target, options)
 
 
 def _diff(settings, source_name: str, target_name: str, limit: int) -> int:

@@ -39,10 +39,16 @@ def markdown(doc: dict[str, Any]) -> str:
 
 def line(doc: dict[str, Any]) -> str:
     """One line saying what happened to the prompts: the counts and the checksums after."""
+    return " ".join(_line(doc).split())
+
+
+def _line(doc: dict[str, Any]) -> str:
     command = doc.get("command", "")
     code = doc.get("exit_code", 4)
     if command == "verify" and "tables" in doc:
-        outcome = "all match" if code == 0 else f"{', '.join(doc.get('differing', []))} differ"
+        differing = doc.get("differing", [])
+        verb = "differs" if len(differing) == 1 else "differ"
+        outcome = "all match" if code == 0 else f"{', '.join(differing)} {verb}"
         cells = [
             f"{env} {_print(doc['tables'][t][env], full=True)}"
             for t in doc["tables"]
@@ -133,7 +139,7 @@ def _listing(tables: dict[str, Any]) -> list[str]:
                 ident = " ".join(f"{k}={'NULL' if v is None else v}" for k, v in pairs)
                 keys = ", ".join(str(k) for k in item["key"])
                 changed = f" (changed: {', '.join(item['columns'])})" if mark == "~" else ""
-                rows.append(f"- `{mark}` {_cell(keys)} {_cell(ident)}{_cell(changed)}".rstrip())
+                rows.append(f"- `{mark}` " + _cell(f"{keys} {ident}{changed}"))
             if len(items) > ROWS_LISTED:
                 rows.append(f"- `{mark}` … and {len(items) - ROWS_LISTED:,} more")
         if rows:
@@ -182,9 +188,10 @@ def _failure(doc: dict[str, Any]) -> str:
 def _print(found: dict[str, Any] | None, *, full: bool = False) -> str:
     if not found:
         return "–"
+    rows = f"{found['rows']:,} row{'' if found['rows'] == 1 else 's'}"
     if full:
-        return f"{found['rows']:,} rows, checksum {found['checksum']}"
-    return f"{found['rows']:,} rows `{found['checksum'][:12]}`"
+        return f"{rows}, checksum {found['checksum']}"
+    return f"{rows} `{found['checksum'][:12]}`"
 
 
 def _prints(doc: dict[str, Any], key: str) -> str:
