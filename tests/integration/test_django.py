@@ -139,6 +139,24 @@ def test_a_failed_sync_exits_4_and_leaves_production_as_it_was(seeded):
     assert seeded.state("production") == before
 
 
+def test_prompt_sync_optional_turns_a_failed_production_sync_into_a_warning(seeded):
+    before = seeded.state("production")
+    result = manage(
+        seeded,
+        "copy_prompts_to_production",
+        "--force",
+        PROD_DB_PASSWORD="wrong",
+        PROMPT_SYNC_OPTIONAL="1",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "authentication failed" in result.stderr
+    assert result.stderr.splitlines()[-1].startswith("WARNING: the prompt sync FAILED (exit 4)")
+    assert seeded.state("production") == before
+
+    staging = manage(seeded, "copy_prompts_to_staging", PROMPT_SYNC_OPTIONAL="1")
+    assert staging.returncode == 3  # only the production build's sync may be optional
+
+
 def test_configuration_errors_exit_2_before_anything_changes(seeded):
     before = seeded.state("staging")
     result = manage(seeded, "copy_prompts_to_staging", "--force", STAGING_DATABASE_URL="")
