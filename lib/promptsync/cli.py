@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 
 from promptsync import (
     __version__,
+    api,
     diff,
     export,
     guards,
@@ -21,19 +21,13 @@ from promptsync import (
     sync,
     verify,
 )
-from promptsync.config import environment, load_settings, parse_tables
-from promptsync.errors import (
-    EXIT_DIFFERENCES,
-    EXIT_FAILED,
-    EXIT_OK,
-    PromptsyncError,
-    Refused,
-    UsageError,
-)
+from promptsync.config import environment
+from promptsync.errors import EXIT_DIFFERENCES, EXIT_OK, Refused
 from promptsync.tools import find_tools
 
 EPILOG = """exit codes: 0 done (verify: all match), 1 differences found (verify, dry run),
 2 usage or configuration error, 3 refused for safety, 4 failed (target unchanged)"""
+FORMAT_HELP = "stdout as text (default), json (= --json) or markdown (the run summary)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="show what would change, change nothing")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     p.add_argument("--json", action="store_true", help="the result as JSON on stdout")
+    p.add_argument("--format", choices=api.FORMATS, help=FORMAT_HELP)
     p.add_argument("--allow-empty", action="store_true", help="allow an empty source")
     p.add_argument(
         "--allow-mass-delete",
@@ -114,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("envs", nargs="*", metavar="ENV", help="default: every configured one")
     p.add_argument("--json", action="store_true", help="the result as JSON on stdout")
+    p.add_argument("--format", choices=api.FORMATS, help=FORMAT_HELP)
     p.set_defaults(run=lambda s, a: verify.verify(s, a.envs))
 
     p = commands.add_parser(
@@ -136,7 +132,7 @@ def _positive(text: str) -> int:
 
 def _interactive() -> bool:
     """A person at a terminal who can answer a confirmation."""
-    return sys.stdin.isatty() and sys.stderr.isatty()
+    return api.is_interactive()
 
 
 def _sync(settings, args) -> int:
@@ -148,7 +144,7 @@ def _sync(settings, args) -> int:
         allow_empty=args.allow_empty,
         allow_mass_delete=args.allow_mass_delete,
     )
-    return sync.run(settings, args.source, args.target, options)
+    return api.run_sync(settings, args.source, args.target, options)
 
 
 def _diff(settings, source_name: str, target_name: str, limit: int) -> int:
@@ -200,27 +196,14 @@ def _history(settings, target_name: str, limit: int) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    log.set_quiet(args.quiet)
-    output.set_json(getattr(args, "json", False))
-    code, error = EXIT_FAILED, None
-    try:
-        settings = load_settings()
-        chosen = (args.table or []) + (getattr(args, "sub_table", None) or [])
-        if chosen:
-            if not all(name.strip() for name in chosen):
-                raise UsageError("--table: '' is not a table name (expected name or schema.name)")
-            settings = dataclasses.replace(
-                settings, tables=parse_tables(",".join(chosen), "--table")
-            )
-        code = args.run(settings, args)
-    except PromptsyncError as exc:
-        error, code = str(exc), exc.exit_code
-        log.error(error)
-    except KeyboardInterrupt:
-        error = "interrupted: nothing was committed"
-        log.error(error)
-    output.emit(code, error and log.redact(error))
-    return code
+    fmt = getattr(args, "format", None) or ("json" if getattr(args, "json", False) else "text")
+    return api.run(
+        args.command,
+        lambda settings: args.run(settings, args),
+        tables=(args.table or []) + (getattr(args, "sub_table", None) or []),
+        fmt=fmt,
+        quiet=args.quiet,
+    )
 
 
 if __name__ == "__main__":

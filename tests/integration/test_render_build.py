@@ -6,6 +6,7 @@ file, so a test sees what ran and in which order.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -224,3 +225,30 @@ def test_staging_build_fails_on_a_failing_collectstatic(build, app):
     assert done.events == [MIGRATE, COLLECTSTATIC]
     assert "render-build-staging: collectstatic failed" in done.lines[-1]
     assert KEEP_LIVE in done.lines[-1]
+
+
+def test_the_last_line_says_what_happened_to_the_prompts(build, seeded, app):
+    done = build("render-build-production")
+    assert done.result.returncode == 0, done.result.stderr
+    last = done.lines[-1]
+    assert (
+        "done: this code goes live with staging's prompts; prompts staging -> production: " in last
+    )
+    assert "2 inserted, 1 updated, 0 deleted; production now 3 rows, checksum " in last
+    verified = seeded.run("verify", "staging", "production", "--json")
+    after = json.loads(verified.stdout)["tables"]["public.prompts"]["production"]["checksum"]
+    assert last.endswith(f"production now 3 rows, checksum {after}")
+
+    again = build("render-build-production", "--sync-only")
+    assert again.lines[-1].endswith(f"already in sync; production 3 rows, checksum {after}")
+
+
+def test_after_a_failed_sync_one_line_says_production_kept_its_prompts(build, seeded, app):
+    done = build("render-build-production", PROD_DB_PASSWORD="wrong")
+    assert done.result.returncode != 0
+    said = done.lines[-2]
+    assert (
+        "render-build-production: prompts staging -> production: not synced, failed (exit 4)"
+        in said
+    )
+    assert "authentication failed" in said
