@@ -274,7 +274,7 @@ def test_the_staging_workflow_shows_both_steps_summaries():
     (and summarizes) even after a failed sync."""
     (job,) = yaml.safe_load(WORKFLOW.read_text())["jobs"].values()
     steps = [s for s in job["steps"] if "bin/promptsync" in s.get("run", "")]
-    assert [s["run"].split()[1] for s in steps] == ["sync", "verify"]
+    assert [s["run"].split()[1] for s in steps] == ["check", "sync", "verify"]
     assert all("GITHUB_STEP_SUMMARY" not in s.get("env", {}) for s in steps)
-    assert "if" not in steps[0]
-    assert steps[1]["if"] == "${{ !cancelled() }}"
+    assert "if" not in steps[1]
+    assert steps[2]["if"] == "${{ !cancelled() }}"
