@@ -194,7 +194,7 @@ def install() -> None:
     quiet = {"env": env, "capture_output": True, "text": True, "stdin": subprocess.DEVNULL}
     for argv in (
         ["apt-get", "update", "-qq"],
-        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing],
+        ["apt-get", "install", "-y", "-qq", *missing],
     ):
         r = subprocess.run(argv, check=False, timeout=600, **quiet)
         if r.returncode != 0:

@@ -147,6 +147,18 @@ def test_container_to_staging_to_production_is_exact(cluster, local):
     assert "all 3 environments match" in result.stderr
 
 
+def test_sync_into_the_container(cluster, local):
+    """The container as the target: the staged load runs in `docker exec -i ... psql`."""
+    container = local()
+    container.psql("INSERT INTO prompts (id, name, prompt_type) VALUES (999, 'local only', 's')")
+    cluster.sql("staging", HOSTILE)
+    env = container.env(cluster)
+    ok(cluster.run("sync", "staging", "local", "--force", "--allow-mass-delete", env=env))
+    assert container.rows() == cluster.rows("staging")
+    assert int(container.psql("SELECT last_value FROM prompts_id_seq")) >= 300
+    ok(cluster.run("verify", "local", "staging", env=env))
+
+
 def test_verify_and_diff_against_the_container(cluster, local):
     container = local()
     container.psql(
