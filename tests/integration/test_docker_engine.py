@@ -12,6 +12,7 @@ import os
 import shlex
 import socket
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -428,3 +429,51 @@ def test_make_local_up_and_local_down(docker_engine, tmp_path):
     finally:
         engine.cli("rm", "-f", "-v", CONTAINER, check=False)
         engine.cli("volume", "rm", "-f", "dev-coach-local_dev-coach-db", check=False)
+
+
+# -- make demo --------------------------------------------------------------------------------
+
+
+def _demo(tmp_path: Path, *args: str, **variables: str) -> subprocess.CompletedProcess[str]:
+    prefixes = ("MAKE", "LOCAL_DB_", "STAGING_", "PROD_", "PROMPTSYNC_", "DOCKER_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+    env.update(variables, PROMPTSYNC_DEMO_DIR=str(tmp_path / "demo"))
+    return subprocess.run(
+        [sys.executable, "-m", "promptsync.demo", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_demo_shows_the_docker_exec_path_where_an_engine_answers(docker_engine, tmp_path):
+    engine = docker_engine.engine
+    variables = {**engine.env(), "PROMPTSYNC_DEMO_IMAGE": docker_engine.same}
+    try:
+        demo = _demo(tmp_path, **variables)
+        assert demo.returncode == 0, demo.stderr
+        assert "in container promptsync-demo-local" in demo.stderr
+        assert "the container's own pg_dump" in demo.stderr  # local -> staging, docker exec
+        assert "LOCAL_DB_HOST" not in (tmp_path / "demo" / "demo.env").read_text()
+        assert dockerengine.inspect(engine, "promptsync-demo-local")[0]["State"]["Running"]
+        stop = _demo(tmp_path, "--stop", **variables)
+        assert stop.returncode == 0, stop.stderr
+        assert engine.cli("inspect", "promptsync-demo-local", check=False).returncode != 0
+        assert not (tmp_path / "demo").exists()
+    finally:
+        engine.cli("rm", "-f", "-v", "promptsync-demo-local", check=False)
+
+
+def test_demo_without_an_engine_reaches_local_directly(tmp_path):
+    """No engine needed: DOCKER_HOST names a socket where nothing answers."""
+    variables = {"DOCKER_HOST": f"unix://{tmp_path / 'nothing.sock'}"}
+    try:
+        demo = _demo(tmp_path, **variables)
+        assert demo.returncode == 0, demo.stderr
+        assert "no Docker engine answers" in demo.stderr
+        assert "LOCAL_DB_HOST" in (tmp_path / "demo" / "demo.env").read_text()
+    finally:
+        assert _demo(tmp_path, "--stop", **variables).returncode == 0
