@@ -238,6 +238,10 @@ def start(base: Path, timeout: float = 60) -> Engine:
         f"--data-root={base / 'data'}",
         f"--exec-root={run_dir / 'exec'}",
         f"--pidfile={run_dir / 'dockerd.pid'}",
+        # dockerd starts its own containerd under the exec root, unless a system one answers
+        # on /run/containerd: then its own namespaces keep these containers apart.
+        "--containerd-namespace=promptsync-test",
+        "--containerd-plugins-namespace=promptsync-test-plugins",
         "-H",
         f"unix://{run_dir / 'docker.sock'}",
     ]
