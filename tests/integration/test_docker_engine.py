@@ -240,8 +240,8 @@ def test_container_stopped_in_the_middle_of_a_large_dump(cluster, local):
     container.psql(
         "INSERT INTO prompts (id, name, prompt_type, body) "
         "SELECT i, 'p' || i, 'system', repeat(md5(i::text), 64) "
-        "FROM generate_series(1, 60000) AS i"
-    )  # 60,000 rows of 2 kB: about 120 MB to dump
+        "FROM generate_series(1, 150000) AS i"
+    )  # 150,000 rows of 2 kB: about 300 MB, some 8 s of dump here (stopped within the first 1-2)
     cluster.sql("staging", "INSERT INTO prompts (id, name, prompt_type) VALUES (7, 'old', 's')")
     before = cluster.state("staging")
     proc = cluster.popen("sync", "local", "staging", "--force", env=container.env(cluster))
@@ -258,6 +258,7 @@ def test_container_stopped_in_the_middle_of_a_large_dump(cluster, local):
     stdout, stderr = proc.communicate(timeout=180)
     assert proc.returncode == 4, f"exit {proc.returncode}\n{stdout}\n{stderr}"
     assert "Traceback" not in stderr, stderr
+    assert "staged rows match" not in stderr, stderr  # it failed in the dump, not later
     assert cluster.state("staging") == before
 
 
