@@ -176,7 +176,9 @@ def docker_engine(tmp_path_factory: pytest.TempPathFactory) -> DockerImages:
             images[bindir] = f"promptsync-test/postgres:{major}"
             dockerengine.build_image(engine, inst, images[bindir], work)
         built = DockerImages(engine, images[same], images[other_bin], time.monotonic() - began)
-        DOCKER_TIMINGS.update(start=engine.started_in, build=built.build_seconds)
+        DOCKER_TIMINGS.update(
+            install=engine.installed_in, start=engine.started_in, build=built.build_seconds
+        )
         yield built
     finally:
         engine.stop()
@@ -187,7 +189,10 @@ DOCKER_TIMINGS: dict[str, float] = {}
 
 def pytest_terminal_summary(terminalreporter) -> None:
     if DOCKER_TIMINGS:
+        installed = DOCKER_TIMINGS["install"]
         terminalreporter.write_line(
-            f"private Docker engine: started in {DOCKER_TIMINGS['start']:.1f} s, "
+            "private Docker engine: "
+            + (f"installed with apt in {installed:.1f} s, " if installed else "")
+            + f"started in {DOCKER_TIMINGS['start']:.1f} s, "
             f"PostgreSQL images built in {DOCKER_TIMINGS['build']:.1f} s"
         )

@@ -96,6 +96,7 @@ class Engine:
     docker: Path  # the docker CLI
     process: subprocess.Popen[bytes]
     started_in: float = 0.0
+    installed_in: float = 0.0  # apt-get, when something was missing
 
     @property
     def host(self) -> str:
@@ -179,13 +180,14 @@ def find_docker_cli() -> Path | None:
     return Path(found) if found else None
 
 
-def install() -> None:
+def install() -> float:
     """apt-get install what the engine and the images need, when something is missing:
     docker.io (dockerd, containerd, runc, the CLI), busybox-static, and Debian's
     docker-compose where the CLI has no `compose` plugin. Needs root and apt."""
     missing = [p for p, there in _installed().items() if not there]
     if not missing:
-        return
+        return 0.0
+    began = time.monotonic()
     if os.geteuid() != 0:
         raise Unavailable(f"not root, and {' '.join(missing)} not installed")
     if shutil.which("apt-get") is None:
@@ -200,6 +202,7 @@ def install() -> None:
         if r.returncode != 0:
             last = (r.stderr.strip().splitlines() or ["?"])[-1]
             raise Unavailable(f"`{' '.join(argv[:2])}` failed: {last}")
+    return time.monotonic() - began
 
 
 def _installed() -> dict[str, bool]:
@@ -222,7 +225,7 @@ def start(base: Path, timeout: float = 60) -> Engine:
     """Install what is missing, then start a private dockerd; Unavailable says why not."""
     if os.geteuid() != 0:
         raise Unavailable("a private dockerd needs root")
-    install()
+    installed_in = install()
     dockerd, docker = shutil.which("dockerd"), find_docker_cli()
     if not dockerd or not docker:
         raise Unavailable("dockerd or the docker CLI is not installed")
@@ -250,7 +253,7 @@ def start(base: Path, timeout: float = 60) -> Engine:
         process = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
         )
-    engine = Engine(base, run_dir, docker, process)
+    engine = Engine(base, run_dir, docker, process, installed_in=installed_in)
     while time.monotonic() - began < timeout:
         if process.poll() is not None:
             break
