@@ -10,7 +10,13 @@ export PROMPTSYNC_VENV := $(abspath $(VENV))
 PYTHON := $(VENV)/bin/python
 PROMPTSYNC := bin/promptsync
 PYTEST_ARGS ?=
-COMPOSE := docker compose -f docker/docker-compose.yml -f docker/docker-compose.local.yml
+# Compose v2 (`docker compose`) where the plugin is installed, else docker-compose (Debian's
+# 1.29); the project name is given here because 1.29 cannot read it from the file.
+COMPOSE_CMD ?= $(shell docker compose version >/dev/null 2>&1 && echo 'docker compose' \
+  || echo docker-compose)
+COMPOSE_FILES ?= -f docker/docker-compose.yml -f docker/docker-compose.local.yml
+COMPOSE = $(COMPOSE_CMD) -p dev-coach-local $(COMPOSE_FILES)
+LOCAL_UP_TIMEOUT ?= 120
 
 .PHONY: bench help local-up local-down sync-staging sync-prod rollback-staging rollback-prod diff-staging export verify check demo demo-stop test lint unit clean
 
@@ -19,7 +25,13 @@ help: ## show the targets
 	  | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 local-up: ## start the local development database in Docker (container dev-coach-local-db-1)
-	$(COMPOSE) up -d --wait
+	$(COMPOSE) up -d
+	@for _ in $$(seq $(LOCAL_UP_TIMEOUT)); do \
+	  health=$$(docker inspect -f '{{.State.Health.Status}}' dev-coach-local-db-1 2>/dev/null || true); \
+	  if [[ $$health == healthy ]]; then echo "dev-coach-local-db-1 is healthy"; exit 0; fi; \
+	  sleep 1; \
+	done; \
+	echo "local-up: dev-coach-local-db-1 not healthy after $(LOCAL_UP_TIMEOUT) s" >&2; exit 1
 
 local-down: ## stop it (its named volume keeps the data)
 	$(COMPOSE) down

@@ -11,12 +11,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from promptsync.throwaway import Server, start_server
+import dockerengine
+from promptsync.throwaway import Server, find_server_bindir, server_major, start_server
+from promptsync.tools import embedded_bindir
 
 ROOT = Path(__file__).resolve().parents[1]
 STANDIN_BIN = ROOT / "tests" / "bin"
@@ -136,3 +139,60 @@ def cluster(servers: dict[str, Server], tmp_path: Path) -> Cluster:
             f"CREATE SCHEMA public; ALTER DATABASE {server.dbname} RESET ALL;" + SCHEMA
         )
     return Cluster(servers, tmp_path)
+
+
+@dataclass
+class DockerImages:
+    """A private Docker engine (tests/dockerengine.py) and the PostgreSQL images built on it:
+    `same` has the host servers' major, `other` a different one ("" when there is none)."""
+
+    engine: dockerengine.Engine
+    same: str
+    other: str
+    build_seconds: float
+
+
+@pytest.fixture(scope="session")
+def docker_engine(tmp_path_factory: pytest.TempPathFactory) -> DockerImages:
+    """Started once per run, stopped and deleted at the end; the tests that need it are
+    skipped with one line saying why where no engine can start (not root, no apt)."""
+    try:
+        engine = dockerengine.start(tmp_path_factory.mktemp("dockerd"))
+    except dockerengine.Unavailable as exc:
+        pytest.skip(f"no private Docker engine: {exc}")
+    try:
+        same = find_server_bindir()
+        host_major = server_major(same)
+        other_bin = next(
+            (b for b in (embedded_bindir(),) if b and server_major(b) != host_major), None
+        )
+        work = tmp_path_factory.mktemp("images")
+        images: dict[Path | None, str] = {None: ""}
+        began = time.monotonic()
+        for bindir in filter(None, (same, other_bin)):
+            major = server_major(bindir)
+            inst = dockerengine.system_installation(major) if bindir == same else None
+            inst = inst or dockerengine.relocatable_installation(bindir, major)
+            images[bindir] = f"promptsync-test/postgres:{major}"
+            dockerengine.build_image(engine, inst, images[bindir], work)
+        built = DockerImages(engine, images[same], images[other_bin], time.monotonic() - began)
+        DOCKER_TIMINGS.update(
+            install=engine.installed_in, start=engine.started_in, build=built.build_seconds
+        )
+        yield built
+    finally:
+        engine.stop()
+
+
+DOCKER_TIMINGS: dict[str, float] = {}
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if DOCKER_TIMINGS:
+        installed = DOCKER_TIMINGS["install"]
+        terminalreporter.write_line(
+            "private Docker engine: "
+            + (f"installed with apt in {installed:.1f} s, " if installed else "")
+            + f"started in {DOCKER_TIMINGS['start']:.1f} s, "
+            f"PostgreSQL images built in {DOCKER_TIMINGS['build']:.1f} s"
+        )

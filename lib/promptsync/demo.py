@@ -3,7 +3,10 @@
 local has the new release's prompts, staging last release's, production an older one. The demo
 runs the real front door (make verify, make sync-staging, make sync-prod) against them and
 leaves the servers running for you to explore; `make demo-stop` removes them.
-No Docker and no cloud: local is reached directly (LOCAL_DB_HOST).
+No cloud. Where a Docker engine answers `docker info` (DOCKER_HOST, or the default socket),
+local is a container (PROMPTSYNC_DEMO_IMAGE, default postgres:15) reached through
+`docker exec`, as in real use; without one, or when the image cannot be had, local is a
+throwaway server reached directly (LOCAL_DB_HOST).
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from promptsync.throwaway import Server, find_server_bindir, load_server, start_
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_DIR = Path(os.environ.get("PROMPTSYNC_DEMO_DIR", ROOT / ".demo"))
 NAMES = ("local", "staging", "production")
+CONTAINER = "promptsync-demo-local"
+IMAGE = os.environ.get("PROMPTSYNC_DEMO_IMAGE", "postgres:15")
 CONFIG_PREFIXES = ("LOCAL_DB_", "STAGING_", "PROD_", "PROMPTSYNC_")
 
 # How the older releases differ from the new one (applied after seeding).
@@ -48,14 +53,77 @@ def say(text: str) -> None:
 def stop(directory: Path = DEMO_DIR) -> None:
     for meta in sorted(directory.glob("*/server.json")):
         load_server(meta).destroy()
+    if (directory / "container").exists() and docker_answers():
+        _docker("rm", "-f", "-v", CONTAINER)
     shutil.rmtree(directory, ignore_errors=True)
 
 
-def environment_for(servers: dict[str, Server]) -> dict[str, str]:
+def _docker(
+    *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["docker", *args],
+        input=stdin,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+
+
+def docker_answers() -> bool:
+    """Does a Docker engine answer here (DOCKER_HOST, or the default socket)?"""
+    try:
+        return shutil.which("docker") is not None and _docker("info").returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+class Container:
+    """The demo's local database as a container, reached only through `docker exec` (its own
+    socket; no published port). The password reaches docker through its environment."""
+
+    user, dbname = "postgres", "dev_coach"
+
+    def __init__(self, password: str) -> None:
+        self.password = password
+
+    def start(self, timeout: float = 120) -> str | None:
+        """None once the database answers; else why not (and the container is removed)."""
+        _docker("rm", "-f", "-v", CONTAINER)
+        run = _docker(
+            "run", "-d", "--name", CONTAINER, "--network", "none",
+            "-e", "POSTGRES_PASSWORD", "-e", f"POSTGRES_DB={self.dbname}", IMAGE,
+            env={"POSTGRES_PASSWORD": self.password},
+        )  # fmt: skip
+        if run.returncode != 0:
+            return (run.stderr.strip().splitlines() or ["docker run failed"])[-1]
+        probe = ("exec", CONTAINER, "pg_isready", "-h", "127.0.0.1", "-U", self.user)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:  # over TCP: the first-start server is socket-only
+            if _docker(*probe, "-d", self.dbname).returncode == 0:
+                return None
+            time.sleep(0.5)
+        _docker("rm", "-f", "-v", CONTAINER)
+        return f"{CONTAINER} did not accept connections within {timeout:.0f} s"
+
+    def psql(self, sql: str) -> str:
+        argv = ["exec", "-i", CONTAINER, "psql", "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1"]
+        r = _docker(*argv, "-U", self.user, "-d", self.dbname, "-f", "-", stdin=sql)
+        if r.returncode != 0:
+            raise RuntimeError(f"psql in {CONTAINER} failed: {r.stderr.strip()}")
+        return r.stdout
+
+
+def environment_for(servers: dict[str, Server | Container]) -> dict[str, str]:
     local, staging, prod = (servers[n] for n in NAMES)
+    if isinstance(local, Container):
+        where = {"LOCAL_DB_CONTAINER": CONTAINER}
+    else:
+        where = {"LOCAL_DB_HOST": local.host, "LOCAL_DB_PORT": str(local.port)}
     return {
-        "LOCAL_DB_HOST": local.host,
-        "LOCAL_DB_PORT": str(local.port),
+        **where,
         "LOCAL_DB_NAME": local.dbname,
         "LOCAL_DB_USER": local.user,
         "LOCAL_DB_PASSWORD": local.password,
@@ -66,7 +134,7 @@ def environment_for(servers: dict[str, Server]) -> dict[str, str]:
         "PROD_DB_USER": prod.user,
         "PROD_DB_PASSWORD": prod.password,
         # The demo's servers and the client tools from the same installation.
-        "PROMPTSYNC_PG_BIN": str(local.bindir),
+        "PROMPTSYNC_PG_BIN": str(staging.bindir),
     }
 
 
@@ -110,12 +178,26 @@ def main(argv: list[str] | None = None) -> int:
     stop()  # a previous demo's servers
     DEMO_DIR.mkdir(parents=True)
     bindir = find_server_bindir()
-    say(f"1. Three throwaway PostgreSQL servers from {bindir}")
-    servers = {
-        n: start_server(n, DEMO_DIR, secrets.token_urlsafe(18), bindir=bindir) for n in NAMES
-    }
-    for name, server in servers.items():
-        sys.stderr.write(f"   {name:<11} PostgreSQL {server.major} on 127.0.0.1:{server.port}\n")
+    say(f"1. Local in Docker where an engine answers; throwaway servers from {bindir}")
+    servers: dict[str, Server | Container] = {}
+    if docker_answers():
+        container = Container(secrets.token_urlsafe(18))
+        why = container.start()
+        if why is None:
+            (DEMO_DIR / "container").touch()  # for demo-stop
+            servers["local"] = container
+            version = container.psql("SHOW server_version").strip()
+            sys.stderr.write(f"   local       PostgreSQL {version} in container {CONTAINER}\n")
+        else:
+            sys.stderr.write(f"   (no local container: {why}; local is a server instead)\n")
+    else:
+        sys.stderr.write("   (no Docker engine answers `docker info`: local is a server)\n")
+    for name in NAMES:
+        if name not in servers:
+            server = start_server(name, DEMO_DIR, secrets.token_urlsafe(18), bindir=bindir)
+            servers[name] = server
+            where = f"127.0.0.1:{server.port}"
+            sys.stderr.write(f"   {name:<11} PostgreSQL {server.major} on {where}\n")
 
     say("2. Seed: local = the new release, staging = last release, production = an older one")
     schema = (ROOT / "sql" / "demo" / "schema.sql").read_text()

@@ -68,6 +68,8 @@ def fails(cluster, *args: str, code: int = 4, env=None, stdout_empty: bool = Tru
 
 
 # -- Docker ----------------------------------------------------------------------------------
+# Through the stand-in tests/bin/docker, so they run without an engine too; the real engine
+# stages the same faults in test_docker_engine.py (stopped, removed, daemon unreachable).
 
 
 def test_docker_daemon_down(cluster):

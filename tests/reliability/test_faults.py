@@ -198,7 +198,9 @@ class FaultBin:
 
 def fault_bin(cluster, tmp_path: Path, mode: str, after: int, *, docker: bool = False):
     """The wrapper directory and the environment that makes promptsync use it: for a direct
-    connection through PROMPTSYNC_PG_BIN, for the local container through FAKE_DOCKER_PGBIN."""
+    connection through PROMPTSYNC_PG_BIN, for the local container through FAKE_DOCKER_PGBIN
+    (the stand-in tests/bin/docker: a real engine cannot swap the container's pg_dump for one
+    that fails after N bytes; a container stopped mid-dump is in test_docker_engine.py)."""
     server = cluster.servers["local" if docker else "staging"]
     fb = FaultBin(tmp_path / f"fault-{mode}", Path(server.bindir), mode, after)
     var = "FAKE_DOCKER_PGBIN" if docker else "PROMPTSYNC_PG_BIN"

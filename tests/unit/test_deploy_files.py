@@ -238,7 +238,7 @@ def test_workflow_takes_the_database_from_a_repository_secret():
 
 def test_compose_base_is_the_local_database_promptsync_expects():
     base = load(COMPOSE)
-    assert base["name"] == "dev-coach-local"
+    assert base["services"]["db"]["container_name"] == "dev-coach-local-db-1"
     assert set(base["services"]) == {"db"}
     assert base["services"]["db"]["ports"] == ["127.0.0.1:${LOCAL_DB_PORT:-5432}:5432"]
 
