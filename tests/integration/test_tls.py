@@ -22,6 +22,7 @@ from urllib.parse import quote
 import pytest
 
 from conftest import PASSWORDS, SCHEMA
+from integration.test_docker_engine import local  # noqa: F401 (a fixture)
 from integration.test_sync import HOSTILE
 from promptsync import bundled
 from promptsync.throwaway import Server, start_server
@@ -445,3 +446,30 @@ def test_python_312_unpacked_at_build_needs_no_writable_directory(
     )
     assert result.returncode == 0, result.stderr
     assert content(tls.servers["production"]) == content(tls.servers["staging"])
+
+
+# -- a laptop with a real container: docker exec pg_dump, the load over TLS on the host -------
+
+
+def test_real_container_to_tls_only_staging_with_no_client_on_path(
+    tls,
+    local,  # noqa: F811 (the fixture imported from test_docker_engine)
+    no_pg_path,
+):
+    """The local database in a real container of the private engine (its own pg_dump 15), the
+    staging load on a host with no PostgreSQL client: the bundled tools, over TLS."""
+    container = local()
+    container.psql(HOSTILE + "SELECT setval('prompts_id_seq', 5);")
+    env = tls.env()
+    engine = container.env(tls.cluster)
+    env.update(
+        {k: engine[k] for k in engine if k.startswith(("DOCKER_", "LOCAL_DB_"))},
+        PATH=os.pathsep.join([engine["PATH"].split(os.pathsep)[0], no_pg_path]),
+    )
+    result = tls.run("sync", "local", "staging", "--force", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "the container's own pg_dump" in result.stderr
+    assert "encrypted, TLSv1." in result.stderr and "bundled PostgreSQL tools" in result.stderr
+    assert content(tls.servers["staging"]) == container.rows()
+    verify = tls.run("verify", "local", "staging", env=env)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
