@@ -24,11 +24,13 @@ local-up: ## start the local development database in Docker (container dev-coach
 local-down: ## stop it (its named volume keeps the data)
 	$(COMPOSE) down
 
-sync-staging: ## local -> staging; needs FORCE=1 (DRY_RUN=1 shows the plan, changes nothing)
-	$(PROMPTSYNC) sync local staging $(if $(FORCE),--force) $(if $(DRY_RUN),--dry-run)
+sync-staging: ## local -> staging; needs FORCE=1 (DRY_RUN=1 shows the plan; ALLOW_MASS_DELETE=1)
+	$(PROMPTSYNC) sync local staging $(if $(FORCE),--force) $(if $(DRY_RUN),--dry-run) \
+	  $(if $(ALLOW_MASS_DELETE),--allow-mass-delete)
 
-sync-prod: ## staging -> production, non-interactive (the Render production build runs this)
-	$(PROMPTSYNC) sync staging production --force --yes
+sync-prod: ## staging -> production, non-interactive (the Render build runs this; ALLOW_MASS_DELETE=1)
+	$(PROMPTSYNC) sync staging production --force --yes \
+	  $(if $(ALLOW_MASS_DELETE),--allow-mass-delete)
 
 rollback-staging: ## restore staging's prompts from before its last promotion (FORCE=1)
 	$(PROMPTSYNC) rollback staging $(if $(FORCE),--force)

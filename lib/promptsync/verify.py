@@ -2,7 +2,9 @@
 
 verify: row count and checksum of every table in every environment, computed server-side in
 parallel, shown side by side; exit 1 naming the environments that differ.
-check: the preflight alone, with the versions of the servers and tools.
+check: the preflight alone, with the versions of the servers and tools, the privileges a sync
+needs, user triggers, and schema drift between the environments (exit 3 when a sync would be
+refused).
 """
 
 from __future__ import annotations
@@ -11,9 +13,17 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from promptsync import log, output, preflight, retry, snapshotfile, sources
+from promptsync import guards, log, output, preflight, retry, snapshotfile, sources
 from promptsync.config import Environment, Settings, Table, configured_environments, environment
-from promptsync.errors import EXIT_DIFFERENCES, EXIT_FAILED, EXIT_OK, ConfigError, Failed
+from promptsync.errors import (
+    EXIT_DIFFERENCES,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_REFUSED,
+    ConfigError,
+    Failed,
+    Refused,
+)
 from promptsync.fingerprint import Fingerprint, of_environment
 from promptsync.tools import Tools, find_tools
 
@@ -87,13 +97,15 @@ def check(settings: Settings, names: list[str]) -> int:
     envs = environments(settings, names)
     tools = find_tools(settings.get("PROMPTSYNC_PG_BIN"))
     sys.stdout.write(f"client tools: pg_dump {tools.major()} and psql from {tools.origin}\n")
-    failed = False
+    failed = refused = False
+    inspected: dict[str, preflight.Inspection] = {}
     for env in envs:
         try:
             session, server = preflight.connect(env, tools)
             with session:
                 infos = preflight.describe_tables(session, settings.tables)
                 dump = preflight.check_dump_client(env, tools, server)
+                inspected[env.name] = preflight.inspect(session, infos)
             tables = ", ".join(f"{i.table} (key {i.pk})" for i in infos.values())
             sys.stdout.write(
                 f"{env.name}: ok  {env.display}  PostgreSQL {server.version}  dump: {dump}  "
@@ -103,4 +115,16 @@ def check(settings: Settings, names: list[str]) -> int:
             failed = True
             sys.stdout.write(f"{env.name}: FAILED  {env.display}\n")
             log.error(str(exc))
-    return EXIT_FAILED if failed else EXIT_OK
+        except Refused as exc:
+            refused = True
+            sys.stdout.write(f"{env.name}: REFUSED  {env.display}\n")
+            log.error(str(exc))
+    lines = [line for name, found in inspected.items() for line in found.lines(name)]
+    drift, drifted = guards.compare_schemas(
+        settings.tables, {name: found.columns for name, found in inspected.items()}
+    )
+    sys.stdout.write("".join(f"{line}\n" for line in lines + drift))
+    if failed:
+        return EXIT_FAILED
+    lacking = any(found.missing for found in inspected.values())
+    return EXIT_REFUSED if refused or drifted or lacking else EXIT_OK
