@@ -11,6 +11,11 @@ PYTHON := $(VENV)/bin/python
 PROMPTSYNC := bin/promptsync
 PYTEST_ARGS ?=
 COMPOSE := docker compose -f docker/docker-compose.yml -f docker/docker-compose.local.yml
+# ALLOW_MASS_DELETE=1 lets sync-staging / sync-prod leave a target with fewer than half of its
+# rows (as --allow-mass-delete); the recipes stay what the Render build runs.
+ifeq ($(ALLOW_MASS_DELETE),1)
+export PROMPTSYNC_ALLOW_MASS_DELETE := 1
+endif
 
 .PHONY: bench help local-up local-down sync-staging sync-prod rollback-staging rollback-prod diff-staging export verify check demo demo-stop test lint unit clean
 
@@ -24,13 +29,11 @@ local-up: ## start the local development database in Docker (container dev-coach
 local-down: ## stop it (its named volume keeps the data)
 	$(COMPOSE) down
 
-sync-staging: ## local -> staging; needs FORCE=1 (DRY_RUN=1 shows the plan; ALLOW_MASS_DELETE=1)
-	$(PROMPTSYNC) sync local staging $(if $(FORCE),--force) $(if $(DRY_RUN),--dry-run) \
-	  $(if $(ALLOW_MASS_DELETE),--allow-mass-delete)
+sync-staging: ## local -> staging; needs FORCE=1 (DRY_RUN=1 shows the plan, changes nothing)
+	$(PROMPTSYNC) sync local staging $(if $(FORCE),--force) $(if $(DRY_RUN),--dry-run)
 
-sync-prod: ## staging -> production, non-interactive (the Render build runs this; ALLOW_MASS_DELETE=1)
-	$(PROMPTSYNC) sync staging production --force --yes \
-	  $(if $(ALLOW_MASS_DELETE),--allow-mass-delete)
+sync-prod: ## staging -> production, non-interactive (the Render production build runs this)
+	$(PROMPTSYNC) sync staging production --force --yes
 
 rollback-staging: ## restore staging's prompts from before its last promotion (FORCE=1)
 	$(PROMPTSYNC) rollback staging $(if $(FORCE),--force)

@@ -7,7 +7,8 @@
 -- The order of the statements matters when constraints tie rows together: a self-reference
 -- (a prompt moved under a new parent, children moved off a deleted parent), ON DELETE
 -- CASCADE between tables synced together, unique values that move between rows. Deferrable
--- constraints are deferred. Then orders are tried, each inside a subtransaction, until one
+-- constraints declared INITIALLY IMMEDIATE are deferred to the end of each try (those
+-- declared INITIALLY DEFERRED keep firing at COMMIT, as declared). Orders are tried, each inside a subtransaction, until one
 -- leaves every table holding exactly its staged rows: deletes (children first), updates,
 -- inserts (parents first), and the other orders of these three steps. An order that breaks a
 -- constraint, or whose cascades or triggers change rows, is rolled back and the next tried.
@@ -38,6 +39,7 @@ DECLARE
   first_failure text;
   mismatch text;
   app_path text;
+  to_defer text;  -- the INITIALLY IMMEDIATE deferrable constraints that touch these tables
   done boolean := false;
 BEGIN
   FOR i IN 1 .. n_tables LOOP
@@ -69,10 +71,24 @@ BEGIN
   END LOOP;
 
   SELECT reset_val INTO app_path FROM pg_catalog.pg_settings WHERE name = 'search_path';
+  -- SET CONSTRAINTS names a constraint by schema and name, which may match several: only
+  -- names all of whose constraints are deferrable and initially immediate
+  SELECT string_agg(format('%I.%I', nspname, conname), ', ')
+    INTO to_defer
+    FROM (SELECT n.nspname, c.conname
+            FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
+           GROUP BY n.nspname, c.conname
+          HAVING bool_and(c.condeferrable AND NOT c.condeferred)
+             AND bool_or(c.conrelid IN (SELECT (e ->> 'rel')::regclass
+                                          FROM jsonb_array_elements(tables) AS e)
+                         OR c.confrelid IN (SELECT (e ->> 'rel')::regclass
+                                              FROM jsonb_array_elements(tables) AS e))) AS d;
   FOREACH attempt IN ARRAY orders LOOP
     BEGIN
       PERFORM set_config('search_path', app_path, true);
-      SET CONSTRAINTS ALL DEFERRED;
+      IF to_defer IS NOT NULL THEN
+        EXECUTE format('SET CONSTRAINTS %s DEFERRED', to_defer);
+      END IF;
       counts := array_fill(0::bigint, ARRAY[3 * n_tables]);
       FOREACH step IN ARRAY string_to_array(attempt, NULL) LOOP
         FOR idx IN 1 .. n_tables LOOP
@@ -82,7 +98,9 @@ BEGIN
           counts[3 * i - 2 + position(step IN 'IUD') - 1] := n;
         END LOOP;
       END LOOP;
-      SET CONSTRAINTS ALL IMMEDIATE;  -- deferred checks and triggers fire here, in this try
+      IF to_defer IS NOT NULL THEN  -- their checks fire here, inside this try
+        EXECUTE format('SET CONSTRAINTS %s IMMEDIATE', to_defer);
+      END IF;
       PERFORM set_config('search_path', '', true);
       mismatch := NULL;
       FOR i IN 1 .. n_tables LOOP

@@ -172,11 +172,12 @@ def apply(
         raise Failed(
             f"{exc}; "
             + (
-                f"user triggers that change written rows: {'; '.join(named)}: "
-                "rolled back, nothing changed"
+                f"the user triggers there: {'; '.join(named)}: exempt promptsync in the one "
+                "that rewrites rows (README: Triggers); "
                 if named
-                else "rolled back, nothing changed"
+                else ""
             )
+            + "rolled back, nothing changed"
         ) from None
     changes = {}
     for table, counts in zip(order, line.split(";"), strict=True):

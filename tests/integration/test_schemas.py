@@ -9,6 +9,7 @@ refusal or failure. The real CLI runs against the `cluster` fixture's PostgreSQL
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -588,21 +589,23 @@ def test_mass_delete_overrides_from_the_environment_and_make(cluster):
     env = cluster.env(PROMPTSYNC_ALLOW_MASS_DELETE="1")
     ok(cluster.run("sync", "local", "staging", "--force", env=env))
     assert cluster.rows("staging") == cluster.rows("local")
-    for target in ("sync-staging", "sync-prod"):
-        shown = subprocess.run(
-            ["make", "-n", "-C", str(ROOT), target, "FORCE=1", "ALLOW_MASS_DELETE=1"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        assert "--allow-mass-delete" in shown, shown
-        shown = subprocess.run(
-            ["make", "-n", "-C", str(ROOT), target],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        assert "--allow-mass-delete" not in shown, shown
+    # make: ALLOW_MASS_DELETE=1 reaches the sync as PROMPTSYNC_ALLOW_MASS_DELETE=1
+    show = [
+        "make",
+        "-s",
+        "-C",
+        str(ROOT),
+        "--eval",
+        "show: ; @echo $${PROMPTSYNC_ALLOW_MASS_DELETE-unset}",
+        "show",
+    ]
+    clean = {k: v for k, v in os.environ.items() if k != "PROMPTSYNC_ALLOW_MASS_DELETE"}
+    shown = subprocess.run(
+        [*show, "ALLOW_MASS_DELETE=1"], capture_output=True, text=True, check=True, env=clean
+    ).stdout
+    assert shown.strip() == "1", shown
+    shown = subprocess.run(show, capture_output=True, text=True, check=True, env=clean).stdout
+    assert shown.strip() == "unset", shown
 
 
 # -- 10. check compares schemas --------------------------------------------------------------
