@@ -142,8 +142,6 @@ def _attempt(job: Job) -> int:
                 src.columns(table),
                 guards.columns(tgt, tgt_tables[table].rel),
             )
-        if opts.force and not opts.dry_run:
-            preflight.check_privileges(tgt, tgt_tables)
         triggers = preflight.triggers(tgt, tgt_tables)
         preflight.note_triggers(tgt_env.name, triggers)
         log.info(
@@ -170,6 +168,8 @@ def _attempt(job: Job) -> int:
             if opts.force and not opts.dry_run:
                 _catch_up_sequences(tgt, tgt_tables)
             return EXIT_OK
+        if opts.force and not opts.dry_run:
+            preflight.check_privileges(tgt, tgt_tables)
         if not (opts.force or opts.dry_run):
             raise Refused(
                 f"{tgt_env.name} differs from {src.name}; refusing to overwrite it without "
