@@ -157,7 +157,8 @@ def check_mass_delete(
 def check_references(
     tgt: Session, table: Table, rel: str, stage: str, cmp: str, synced: list[str]
 ) -> None:
-    """No override: a sync never deletes or changes rows in other tables."""
+    """No override: promptsync never deletes or changes rows of other tables itself (a
+    cascade would)."""
     found = json.loads(
         tgt.value(
             sql_text("references.sql"),
@@ -172,5 +173,6 @@ def check_references(
         where = ", ".join(f"{rows:,} rows of {name}" for name, rows in found)
         raise Refused(
             f"{table}: {where} still reference prompts this sync would delete or re-key in "
-            f"{tgt.label}; a sync never touches other tables: update or remove those rows first"
+            f"{tgt.label}; promptsync never deletes or changes rows of other tables: update or "
+            "remove those rows first"
         )
