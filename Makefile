@@ -17,6 +17,11 @@ COMPOSE_CMD ?= $(shell docker compose version >/dev/null 2>&1 && echo 'docker co
 COMPOSE_FILES ?= -f docker/docker-compose.yml -f docker/docker-compose.local.yml
 COMPOSE = $(COMPOSE_CMD) -p dev-coach-local $(COMPOSE_FILES)
 LOCAL_UP_TIMEOUT ?= 120
+# ALLOW_MASS_DELETE=1 lets sync-staging / sync-prod leave a target with fewer than half of its
+# rows (as --allow-mass-delete); the recipes stay what the Render build runs.
+ifeq ($(ALLOW_MASS_DELETE),1)
+export PROMPTSYNC_ALLOW_MASS_DELETE := 1
+endif
 
 .PHONY: bench help local-up local-down sync-staging sync-prod rollback-staging rollback-prod diff-staging export verify check demo demo-stop test lint unit clean
 

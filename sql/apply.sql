@@ -1,91 +1,151 @@
--- Make the live table equal to the stage, touching only the rows compare.sql found different.
--- Phase 'delete': DELETE the rows the source no longer has. Phase 'upsert': UPDATE the changed
--- rows, INSERT the new ones. (Several tables: deletes run children first, upserts parents
--- first.) Unchanged rows are not rewritten and nothing takes more than row locks: readers keep
--- seeing the old rows until COMMIT. When :promotion is set, what it takes to undo each change
--- is written to promptsync.undo first, in this same transaction.
--- Needs functions.sql. Variables: :'rel', :'stage', :'cmp', :'phase', :'promotion' ('' = none).
--- Returns one line: inserted, updated, deleted.
-SET LOCAL promptsync.rel = :'rel';
-SET LOCAL promptsync.stage = :'stage';
-SET LOCAL promptsync.cmp = :'cmp';
-SET LOCAL promptsync.phase = :'phase';
+-- Make every live table equal to its stage, touching only the rows compare.sql found
+-- different, in this one transaction. Unchanged rows are not rewritten and nothing takes more
+-- than row locks (lock_tables.sql already keeps writers out): readers keep seeing the old
+-- rows until COMMIT. When :promotion is set, what it takes to undo each change is written to
+-- promptsync.undo first.
+--
+-- The order of the statements matters when constraints tie rows together: a self-reference
+-- (a prompt moved under a new parent, children moved off a deleted parent), ON DELETE
+-- CASCADE between tables synced together, unique values that move between rows. Deferrable
+-- constraints declared INITIALLY IMMEDIATE are deferred to the end of each try (those
+-- declared INITIALLY DEFERRED keep firing at COMMIT, as declared). Orders are tried, each inside a subtransaction, until one
+-- leaves every table holding exactly its staged rows: deletes (children first), updates,
+-- inserts (parents first), and the other orders of these three steps. An order that breaks a
+-- constraint, or whose cascades or triggers change rows, is rolled back and the next tried.
+--
+-- The application's triggers fire under the role's normal search_path (what RESET would
+-- give), not promptsync's empty one; promptsync's own statements are schema-qualified.
+-- Needs functions.sql and compare.sql's tables. Variables: :'tables', a JSON array of
+-- {"rel", "stage", "cmp"} with parents before children, and :'promotion' ('' = none).
+-- Returns one line per table, in that order: inserted, updated, deleted.
+SET LOCAL promptsync.tables = :'tables';
 SET LOCAL promptsync.promotion = :'promotion';
 DO $apply$
 DECLARE
-  live regclass := current_setting('promptsync.rel')::regclass;
-  stage regclass := current_setting('promptsync.stage')::regclass;
-  cmp text := current_setting('promptsync.cmp');
-  phase text := current_setting('promptsync.phase');
+  tables jsonb := current_setting('promptsync.tables')::jsonb;
   promotion bigint := nullif(current_setting('promptsync.promotion'), '')::bigint;
-  cols text := pg_temp.promptsync_columns(live, '%I', false);
-  s_cols text := pg_temp.promptsync_columns(live, 's.%I', false);
-  old_values text := format('ARRAY[%s]', pg_temp.promptsync_columns(live, 'l.%I::text', false));
-  key_text text := format('ARRAY[%s]', pg_temp.promptsync_keys(live, 'c.%I::text'));
-  l_is_c text := pg_temp.promptsync_key_match(live, 'l', 'c');
-  s_is_c text := pg_temp.promptsync_key_match(live, 's', 'c');
-  sets text;      -- (b, c) = ROW(s.b, s.c): every column but the key
-  changed text := 'c.promptsync_staged <> c.promptsync_live';
-  n_ins bigint := 0;
-  n_upd bigint := 0;
-  n_del bigint := 0;
+  orders text[] := ARRAY['DUI', 'IUD', 'UID', 'DIU', 'IDU', 'UDI'];
+  n_tables int := jsonb_array_length(tables);
+  t jsonb;
+  live regclass;
+  attempt text;
+  step text;
+  i int;
+  idx int;
+  n bigint;
+  counts bigint[];  -- inserted, updated, deleted of table i at 3i-2 .. 3i
+  staged text[];
+  now_holds text;
+  first_failure text;
+  mismatch text;
+  app_path text;
+  to_defer text;  -- the INITIALLY IMMEDIATE deferrable constraints that touch these tables
+  done boolean := false;
 BEGIN
-  SELECT format('(%s) = ROW(%s)', string_agg(format('%I', attname), ', ' ORDER BY attnum),
-                string_agg(format('s.%I', attname), ', ' ORDER BY attnum))
-    INTO sets
-    FROM pg_attribute
-   WHERE attrelid = live AND attnum > 0 AND NOT attisdropped AND attgenerated = ''
-     AND attnum <> ALL (SELECT unnest(indkey) FROM pg_index WHERE indrelid = live AND indisprimary);
+  FOR i IN 1 .. n_tables LOOP
+    t := tables -> (i - 1);
+    live := (t ->> 'rel')::regclass;
+    IF promotion IS NOT NULL THEN
+      EXECUTE format(
+        'INSERT INTO promptsync.undo (promotion_id, table_name, op, key, old_values)'
+        ' SELECT $1, $2, CASE WHEN c.promptsync_staged IS NULL THEN ''d'' ELSE ''u'' END,'
+        '        ARRAY[%1$s], ARRAY[%2$s]'
+        '   FROM %3$s l JOIN %4$s c ON %5$s'
+        '  WHERE c.promptsync_staged IS NULL OR c.promptsync_staged <> c.promptsync_live'
+        ' UNION ALL SELECT $1, $2, ''i'', ARRAY[%6$s], NULL FROM %4$s c'
+        '  WHERE c.promptsync_live IS NULL',
+        pg_temp.promptsync_keys(live, 'l.%I::text'),
+        pg_temp.promptsync_columns(live, 'l.%I::text', false),
+        t ->> 'rel', t ->> 'cmp', pg_temp.promptsync_key_match(live, 'l', 'c'),
+        pg_temp.promptsync_keys(live, 'c.%I::text'))
+        USING promotion, t ->> 'rel';
+    END IF;
+    -- the staged rows' count and checksum sums (as fingerprint.sql computes them)
+    EXECUTE format(
+      'SELECT concat_ws('' '', count(promptsync_staged),'
+      '   coalesce(sum((''x'' || left(promptsync_staged, 16))::bit(64)::bigint::numeric), 0),'
+      '   coalesce(sum((''x'' || right(promptsync_staged, 16))::bit(64)::bigint::numeric), 0))'
+      '  FROM %s', t ->> 'cmp')
+      INTO now_holds;
+    staged[i] := now_holds;
+  END LOOP;
 
-  IF phase = 'delete' THEN
-    IF promotion IS NOT NULL THEN
-      EXECUTE format('INSERT INTO promptsync.undo (promotion_id, table_name, op, key, old_values)'
-                     ' SELECT $1, $2, ''d'', %s, %s FROM %s l JOIN %s c ON %s'
-                     ' WHERE c.promptsync_staged IS NULL',
-                     key_text, old_values, live, cmp, l_is_c)
-        USING promotion, live::text;
-    END IF;
-    EXECUTE format('DELETE FROM %s l USING %s c WHERE %s AND c.promptsync_staged IS NULL',
-                   live, cmp, l_is_c);
-    GET DIAGNOSTICS n_del = ROW_COUNT;
-  ELSE
-    IF promotion IS NOT NULL THEN
-      EXECUTE format('INSERT INTO promptsync.undo (promotion_id, table_name, op, key, old_values)'
-                     ' SELECT $1, $2, ''u'', %s, %s FROM %s l JOIN %s c ON %s WHERE %s'
-                     ' UNION ALL SELECT $1, $2, ''i'', %s, NULL FROM %s c'
-                     ' WHERE c.promptsync_live IS NULL',
-                     key_text, old_values, live, cmp, l_is_c, changed, key_text, cmp)
-        USING promotion, live::text;
-    END IF;
-    IF sets IS NOT NULL THEN
-      BEGIN
-        EXECUTE format('UPDATE %s l SET %s FROM %s s JOIN %s c ON %s WHERE %s AND %s',
-                       live, sets, stage, cmp, s_is_c, l_is_c, changed);
-        GET DIAGNOSTICS n_upd = ROW_COUNT;
-      EXCEPTION WHEN unique_violation THEN
-        -- Changed rows trade a unique value (two prompts swapping names): UPDATE checks
-        -- uniqueness row by row, so replace the changed rows in ONE statement instead (the
-        -- join on `gone` makes the DELETE run first). That deletes and re-inserts them, which
-        -- is only safe when no foreign key acts on deletion (CASCADE, SET NULL/DEFAULT,
-        -- RESTRICT).
-        IF EXISTS (SELECT FROM pg_constraint
-                    WHERE confrelid = live AND contype = 'f' AND confdeltype <> 'a') THEN
-          RAISE EXCEPTION 'changed rows of % swap a unique value while a foreign key with an ON DELETE action references the table: apply the swap in two syncs', live;
-        END IF;
+  SELECT reset_val INTO app_path FROM pg_catalog.pg_settings WHERE name = 'search_path';
+  -- SET CONSTRAINTS names a constraint by schema and name, which may match several: only
+  -- names all of whose constraints are deferrable and initially immediate
+  SELECT string_agg(format('%I.%I', nspname, conname), ', ')
+    INTO to_defer
+    FROM (SELECT n.nspname, c.conname
+            FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
+           GROUP BY n.nspname, c.conname
+          HAVING bool_and(c.condeferrable AND NOT c.condeferred)
+             AND bool_or(c.conrelid IN (SELECT (e ->> 'rel')::regclass
+                                          FROM jsonb_array_elements(tables) AS e)
+                         OR c.confrelid IN (SELECT (e ->> 'rel')::regclass
+                                              FROM jsonb_array_elements(tables) AS e))) AS d;
+  FOREACH attempt IN ARRAY orders LOOP
+    BEGIN
+      PERFORM set_config('search_path', app_path, true);
+      IF to_defer IS NOT NULL THEN
+        EXECUTE format('SET CONSTRAINTS %s DEFERRED', to_defer);
+      END IF;
+      counts := array_fill(0::bigint, ARRAY[3 * n_tables]);
+      FOREACH step IN ARRAY string_to_array(attempt, NULL) LOOP
+        FOR idx IN 1 .. n_tables LOOP
+          i := CASE WHEN step = 'D' THEN n_tables + 1 - idx ELSE idx END;
+          t := tables -> (i - 1);
+          n := pg_temp.promptsync_step(t ->> 'rel', t ->> 'stage', t ->> 'cmp', step);
+          counts[3 * i - 2 + position(step IN 'IUD') - 1] := n;
+        END LOOP;
+      END LOOP;
+      IF to_defer IS NOT NULL THEN  -- their checks fire here, inside this try
+        EXECUTE format('SET CONSTRAINTS %s IMMEDIATE', to_defer);
+      END IF;
+      PERFORM set_config('search_path', '', true);
+      mismatch := NULL;
+      FOR i IN 1 .. n_tables LOOP
+        t := tables -> (i - 1);
+        live := (t ->> 'rel')::regclass;
         EXECUTE format(
-          'WITH gone AS (DELETE FROM %1$s l USING %2$s c WHERE %3$s AND %4$s RETURNING l.*)'
-          ' INSERT INTO %1$s (%5$s) OVERRIDING SYSTEM VALUE'
-          ' SELECT %6$s FROM %7$s s JOIN %2$s c ON %8$s JOIN gone l ON %3$s',
-          live, cmp, l_is_c, changed, cols, s_cols, stage, s_is_c);
-        GET DIAGNOSTICS n_upd = ROW_COUNT;
-      END;
+          'SELECT concat_ws('' '', count(*),'
+          '   coalesce(sum((''x'' || left(h, 16))::bit(64)::bigint::numeric), 0),'
+          '   coalesce(sum((''x'' || right(h, 16))::bit(64)::bigint::numeric), 0))'
+          '  FROM (SELECT md5(ROW(%s)::text) AS h FROM %s OFFSET 0) AS r',
+          pg_temp.promptsync_columns(live, '%I', true), t ->> 'rel')
+          INTO now_holds;
+        IF now_holds <> staged[i] THEN
+          mismatch := concat_ws(', ', mismatch, t ->> 'rel');
+        END IF;
+      END LOOP;
+      IF mismatch IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'PS001',
+          MESSAGE = format('after the apply %s did not hold exactly the staged rows', mismatch);
+      END IF;
+      done := true;
+      EXIT;
+    EXCEPTION
+      WHEN foreign_key_violation OR unique_violation OR restrict_violation
+        OR exclusion_violation OR not_null_violation OR SQLSTATE 'PS001' THEN
+        first_failure := coalesce(first_failure, SQLERRM);
+        IF SQLSTATE = 'PS001' THEN
+          mismatch := SQLERRM;
+        END IF;
+    END;
+  END LOOP;
+  PERFORM set_config('search_path', '', true);
+  IF NOT done THEN
+    IF mismatch IS NOT NULL THEN
+      RAISE EXCEPTION USING ERRCODE = 'PS001', MESSAGE = mismatch
+        || ' in any order of deletes, updates and inserts: a trigger, rule or cascade changes what the sync writes';
     END IF;
-    EXECUTE format('INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE'
-                   ' SELECT %s FROM %s s JOIN %s c ON %s WHERE c.promptsync_live IS NULL',
-                   live, cols, s_cols, stage, cmp, s_is_c);
-    GET DIAGNOSTICS n_ins = ROW_COUNT;
+    RAISE EXCEPTION 'no order of deletes, updates and inserts satisfies the constraints: %',
+      first_failure;
   END IF;
-  PERFORM set_config('promptsync.result', concat_ws(' ', n_ins, n_upd, n_del), true);
+  PERFORM set_config('promptsync.result',
+                     array_to_string(ARRAY(SELECT concat_ws(' ', counts[3 * k - 2],
+                                                            counts[3 * k - 1], counts[3 * k])
+                                             FROM generate_series(1, n_tables) AS k), ';'),
+                     true);
 END
 $apply$;
 SELECT pg_catalog.current_setting('promptsync.result');

@@ -22,6 +22,7 @@ BEGIN
   IF keys IS NULL THEN
     RAISE EXCEPTION 'table % has no primary key', live;
   END IF;
+  EXECUTE format('DROP TABLE IF EXISTS %s', cmp);  -- compared again after a confirmation
   EXECUTE format('ANALYZE %s', stage);  -- row estimates for the join
   EXECUTE format(
     'CREATE TEMPORARY TABLE %1$s ON COMMIT DROP AS'

@@ -29,3 +29,74 @@ CREATE FUNCTION pg_temp.promptsync_key_match(rel regclass, a text, b text)
 RETURNS text LANGUAGE sql STABLE AS $$
   SELECT replace(pg_temp.promptsync_keys(rel, a || '.%1$I = ' || b || '.%1$I'), ', ', ' AND ')
 $$;
+
+-- One step of the apply on one table: 'D' deletes the rows the stage lacks, 'I' inserts the
+-- rows the live table lacks, 'U' rewrites the changed rows. Works from compare.sql's :cmp.
+-- Returns how many rows it wrote. `rel` is the quoted, qualified name.
+CREATE FUNCTION pg_temp.promptsync_step(rel text, stage text, cmp text, step text)
+RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+  live regclass := rel::regclass;
+  cols text := pg_temp.promptsync_columns(live, '%I', false);
+  s_cols text := pg_temp.promptsync_columns(live, 's.%I', false);
+  l_is_c text := pg_temp.promptsync_key_match(live, 'l', 'c');
+  s_is_c text := pg_temp.promptsync_key_match(live, 's', 'c');
+  changed text := 'c.promptsync_staged <> c.promptsync_live';
+  sets text;  -- (b, c) = ROW(s.b, s.c): every stored column but the key
+  n bigint := 0;
+BEGIN
+  IF step = 'D' THEN
+    EXECUTE format('DELETE FROM %s l USING %s c WHERE %s AND c.promptsync_staged IS NULL',
+                   rel, cmp, l_is_c);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+  ELSIF step = 'I' THEN
+    EXECUTE format('INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE'
+                   ' SELECT %s FROM %s s JOIN %s c ON %s WHERE c.promptsync_live IS NULL',
+                   rel, cols, s_cols, stage, cmp, s_is_c);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+  END IF;
+  SELECT format('(%s) = ROW(%s)', string_agg(format('%I', attname), ', ' ORDER BY attnum),
+                string_agg(format('s.%I', attname), ', ' ORDER BY attnum))
+    INTO sets
+    FROM pg_catalog.pg_attribute
+   WHERE attrelid = live AND attnum > 0 AND NOT attisdropped AND attgenerated = ''
+     AND attnum <> ALL (SELECT unnest(indkey) FROM pg_catalog.pg_index
+                         WHERE indrelid = live AND indisprimary);
+  IF sets IS NULL THEN
+    RETURN 0;  -- only key columns: a changed row is a delete plus an insert
+  END IF;
+  -- An UPDATE cannot write a GENERATED ALWAYS identity column; UPDATE checks uniqueness row
+  -- by row, so changed rows that trade a unique value (two prompts swapping names) fail.
+  -- Both are done by replacing the changed rows in ONE statement instead (the join on `gone`
+  -- makes the DELETE run first).
+  IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute
+                  WHERE attrelid = live AND attnum > 0 AND NOT attisdropped
+                    AND attidentity = 'a'
+                    AND attnum <> ALL (SELECT unnest(indkey) FROM pg_catalog.pg_index
+                                        WHERE indrelid = live AND indisprimary)) THEN
+    BEGIN
+      EXECUTE format('UPDATE %s l SET %s FROM %s s JOIN %s c ON %s WHERE %s AND %s',
+                     rel, sets, stage, cmp, s_is_c, l_is_c, changed);
+      GET DIAGNOSTICS n = ROW_COUNT;
+      RETURN n;
+    EXCEPTION WHEN unique_violation THEN
+      NULL;  -- replace them below
+    END;
+  END IF;
+  -- Replacing deletes and re-inserts the rows, which is only safe when no foreign key acts
+  -- on deletion (CASCADE, SET NULL/DEFAULT, RESTRICT).
+  IF EXISTS (SELECT FROM pg_catalog.pg_constraint
+              WHERE confrelid = live AND contype = 'f' AND confdeltype <> 'a') THEN
+    RAISE EXCEPTION 'changed rows of % swap a unique value or set a GENERATED ALWAYS identity column while a foreign key with an ON DELETE action references the table: apply the change in two syncs', rel;
+  END IF;
+  EXECUTE format(
+    'WITH gone AS (DELETE FROM %1$s l USING %2$s c WHERE %3$s AND %4$s RETURNING l.*)'
+    ' INSERT INTO %1$s (%5$s) OVERRIDING SYSTEM VALUE'
+    ' SELECT %6$s FROM %7$s s JOIN %2$s c ON %8$s JOIN gone l ON %3$s',
+    rel, cmp, l_is_c, changed, cols, s_cols, stage, s_is_c);
+  GET DIAGNOSTICS n = ROW_COUNT;
+  RETURN n;
+END
+$$;

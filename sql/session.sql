@@ -12,6 +12,11 @@ SET lc_monetary = 'C';
 SET statement_timeout = 0;
 SET idle_in_transaction_session_timeout = 0;
 -- Waiting for a lock (a migration holding the table) ends in a clear, retryable error; the
--- apply itself waits even less (sync.py sets a shorter lock_timeout for it).
+-- apply waits even less for writers (lock_tables.sql).
 SET lock_timeout = '30s';
+-- A query that row level security would filter fails instead of silently reading or
+-- changing fewer rows (preflight refuses such a table first, naming its policies).
+SET row_security = off;
+-- promptsync's own statements name every object with its schema. The apply runs the
+-- application's triggers under the role's normal search_path (apply.sql).
 SET search_path = '';

@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--allow-mass-delete",
         action="store_true",
-        help="allow deleting more than half of the target's rows",
+        help="allow leaving the target with fewer than half of its rows",
     )
     p.set_defaults(run=_sync)
 

@@ -54,8 +54,10 @@ def git_commit() -> str:
 
 
 def start(session: Session, record: Record) -> int:
-    """Create the history tables if needed and record the promotion; returns its id."""
-    session.run_file("history_schema.sql", "preparing promptsync's history tables")
+    """Create the history tables if needed and record the promotion; returns its id. Tables
+    that exist are left alone: they may belong to another role (sql/grants.sql)."""
+    if session.value(sql_text("has_history.sql"), "reading the history") != "t":
+        session.run_file("history_schema.sql", "preparing promptsync's history tables")
     return int(
         session.value(
             sql_text("promotion_start.sql"),

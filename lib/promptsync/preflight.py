@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import sh
 
-from promptsync import argv
+from promptsync import argv, guards, log
 from promptsync.config import Environment, Table
 from promptsync.errors import Failed, Refused
 from promptsync.log import redact
@@ -131,8 +131,21 @@ def _connect_failure(env: Environment, exc: Failed) -> Failed:
     )
 
 
+KINDS = {
+    "v": "a view",
+    "m": "a materialized view",
+    "f": "a foreign table",
+    "S": "a sequence",
+    "i": "an index",
+    "I": "a partitioned index",
+    "c": "a composite type",
+    "t": "a TOAST table",
+}
+
+
 def describe_tables(session: Session, tables: tuple[Table, ...]) -> dict[Table, TableInfo]:
-    """Look each table up in the catalog; a missing table or primary key stops here."""
+    """Look each table up in the catalog; a missing table or primary key stops here, and so
+    do a view in its place and row level security that would hide rows from this role."""
     found = {}
     for table in tables:
         rows = session.run_file(
@@ -143,7 +156,19 @@ def describe_tables(session: Session, tables: tuple[Table, ...]) -> dict[Table, 
                 f"table {table} does not exist in {session.label} ({session.env.display}): "
                 "run the application's migrations there, or fix PROMPTSYNC_TABLES"
             )
-        rel, pk = rows[0]
+        rel, pk, kind, policies = rows[0]
+        if kind not in ("r", "p"):
+            raise Refused(
+                f"{table} in {session.label} is {KINDS.get(kind, 'not a table')}, not a table: "
+                "promptsync reads and writes tables; set PROMPTSYNC_TABLES to the table behind it"
+            )
+        if policies:
+            raise Refused(
+                f"row level security hides rows of {table} in {session.label} from role "
+                f"{session.env.user} (policies {policies}): promptsync must see every row; "
+                "connect as a role with BYPASSRLS, or as the table's owner after ALTER TABLE "
+                f"{rel} NO FORCE ROW LEVEL SECURITY"
+            )
         if not pk:
             raise Failed(
                 f"table {table} in {session.label} has no primary key: promptsync matches "
@@ -151,6 +176,91 @@ def describe_tables(session: Session, tables: tuple[Table, ...]) -> dict[Table, 
             )
         found[table] = TableInfo(table, rel, pk)
     return found
+
+
+def partitions(session: Session, info: TableInfo) -> tuple[tuple[Table, str], ...]:
+    """The leaf partitions of a partitioned table (none for a plain one), each with its
+    quoted name as pg_dump writes it."""
+    rows = session.run_file("partitions.sql", "looking up partitions", rel=info.rel)
+    return tuple((Table(schema, name), rel) for schema, name, rel in rows)
+
+
+@dataclass(frozen=True)
+class Trigger:
+    name: str
+    fires: str  # e.g. "BEFORE UPDATE FOR EACH ROW"
+    function: str
+    state: str  # enabled | disabled
+
+    def __str__(self) -> str:
+        off = "" if self.state == "enabled" else ", disabled"
+        return f"{self.name} ({self.fires}, {self.function}{off})"
+
+
+def triggers(session: Session, infos: dict[Table, TableInfo]) -> dict[Table, list[Trigger]]:
+    """The user triggers on each table (foreign keys' internal triggers left out)."""
+    return {
+        table: [
+            Trigger(*row)
+            for row in session.run_file("triggers.sql", "reading triggers", rel=info.rel)
+        ]
+        for table, info in infos.items()
+    }
+
+
+def note_triggers(label: str, found: dict[Table, list[Trigger]]) -> None:
+    """Say which user triggers the apply will fire: they may write other tables."""
+    for table, listed in found.items():
+        if listed:
+            log.info(
+                f"note: {label} {table} has user triggers that fire on the rows a sync writes "
+                f"(and may write other tables): {', '.join(map(str, listed))}"
+            )
+
+
+def missing_privileges(session: Session, infos: dict[Table, TableInfo]) -> list[tuple[str, str]]:
+    """(what is missing, the GRANT that gives it) for promoting these tables here."""
+    missing: list[tuple[str, str]] = []
+    for info in infos.values():
+        for what, grant in session.run_file("privileges.sql", "checking privileges", rel=info.rel):
+            if (what, grant) not in missing:
+                missing.append((what, grant))
+    return missing
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """What `check` reports about one environment beyond connecting: its columns, the
+    privileges a sync to it would lack, its user triggers."""
+
+    columns: dict[Table, dict[str, tuple[str, ...]]]
+    missing: list[tuple[str, str]]
+    triggers: dict[Table, list[Trigger]]
+
+    def lines(self, name: str) -> list[str]:
+        out = [f"{name}: lacks {what} for a sync to it: {grant}" for what, grant in self.missing]
+        for table, listed in self.triggers.items():
+            out += [f"{name}: note: {table} trigger {t} fires during a sync" for t in listed]
+        return out
+
+
+def inspect(session: Session, infos: dict[Table, TableInfo]) -> Inspection:
+    return Inspection(
+        {t: guards.columns(session, i.rel) for t, i in infos.items()},
+        missing_privileges(session, infos),
+        triggers(session, infos),
+    )
+
+
+def check_privileges(session: Session, infos: dict[Table, TableInfo]) -> None:
+    """Refuse before any change when the role lacks a privilege a promotion needs."""
+    missing = missing_privileges(session, infos)
+    if missing:
+        raise Refused(
+            f"role {session.env.user} lacks {', '.join(w for w, _ in missing)} in "
+            f"{session.label}: an administrator runs {' '.join(g for _, g in missing)} "
+            "(or psql -v role=ROLE -f sql/grants.sql)"
+        )
 
 
 def dump_client(env: Environment, tools: Tools, server: Server) -> Choice | None:

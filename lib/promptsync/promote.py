@@ -4,6 +4,7 @@ order while recording how to undo it, check the result, move sequences, record h
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
@@ -12,10 +13,10 @@ from promptsync import history, log
 from promptsync.config import Table
 from promptsync.errors import Failed, Refused
 from promptsync.fingerprint import Fingerprint, combine, fingerprint
-from promptsync.preflight import TableInfo
+from promptsync.preflight import TableInfo, Trigger
 from promptsync.session import Session, sql_text
 
-LOCK_TIMEOUT = "5s"  # the apply waits at most this long for a row lock, then fails (retryable)
+LOCK_TIMEOUT = "5s"  # writers of the target are waited for this long, then the attempt fails
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,23 @@ def fk_order(session: Session, work: Work) -> list[Table]:
         return list(work.tables)  # a cycle can only be satisfied by deferred constraints
 
 
+def lock_tables(session: Session, work: Work) -> None:
+    """Writers wait (readers never do) from here to COMMIT; a writer that keeps its
+    transaction open longer than LOCK_TIMEOUT makes this attempt fail, to be retried."""
+    rels = ", ".join(work.rel(t) for t in work.tables)
+    try:
+        session.run_file("lock_tables.sql", "locking out writers", rels=rels, timeout=LOCK_TIMEOUT)
+    except Failed as exc:
+        if "lock timeout" not in str(exc):
+            raise
+        raise Failed(
+            f"another session kept writing to {rels} in {session.label} for more than "
+            f"{LOCK_TIMEOUT} (lock timeout): nothing was changed; a sync waits that long for "
+            "writers (it is retried; run it again once the edit is done)",
+            transient=True,
+        ) from None
+
+
 def apply(
     session: Session,
     work: Work,
@@ -134,25 +152,37 @@ def apply(
     before: dict[Table, Fingerprint],
     expected: dict[Table, Fingerprint],
     keep: int,
+    triggers: dict[Table, list[Trigger]] | None = None,
 ) -> dict[Table, Change]:
-    """Apply every table's difference, check it, record it. The caller commits."""
+    """Apply every table's difference, check it, record it. The caller commits, then calls
+    `report` with what this returns."""
     promotion = history.start(session, record)
-    session.run(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}';", "applying")
     order = fk_order(session, work)
-    changes = {t: Change() for t in work.tables}
-    for phase, tables in (("delete", reversed(order)), ("upsert", order)):
-        for table in tables:
-            line = session.value(
-                sql_text("apply.sql"),
-                "applying",
-                rel=work.rel(table),
-                stage=work.stage(table),
-                cmp=work.cmp(table),
-                phase=phase,
-                promotion=promotion,
+    tables = [{"rel": work.rel(t), "stage": work.stage(t), "cmp": work.cmp(t)} for t in order]
+    try:
+        line = session.value(
+            sql_text("apply.sql"), "applying", tables=json.dumps(tables), promotion=promotion
+        )
+    except Failed as exc:
+        if "did not hold exactly the staged rows" not in str(exc):
+            raise
+        named = [
+            f"{t}: {', '.join(map(str, found))}" for t, found in (triggers or {}).items() if found
+        ]
+        raise Failed(
+            f"{exc}; "
+            + (
+                f"the user triggers there: {'; '.join(named)}: exempt promptsync in the one "
+                "that rewrites rows (README: Triggers); "
+                if named
+                else ""
             )
-            inserted, updated, deleted = (int(n) for n in line.split())
-            changes[table] += Change(inserted, updated, deleted)
+            + "rolled back, nothing changed"
+        ) from None
+    changes = {}
+    for table, counts in zip(order, line.split(";"), strict=True):
+        inserted, updated, deleted = (int(n) for n in counts.split())
+        changes[table] = Change(inserted, updated, deleted)
     for table in work.tables:
         live = fingerprint(session, work.rel(table))
         if live != expected[table]:
@@ -176,5 +206,10 @@ def apply(
             deleted=change.deleted,
             keep=keep,
         )
-        log.info(f"{table}: {change}; {session.label} now holds {live}")
     return changes
+
+
+def report(label: str, changes: dict[Table, Change], expected: dict[Table, Fingerprint]) -> None:
+    """What each table now holds: said only once COMMIT has succeeded."""
+    for table, change in changes.items():
+        log.info(f"{table}: {change}; {label} now holds {expected[table]}")

@@ -57,6 +57,9 @@ def _attempt(settings: Settings, target: Environment, tools, yes: bool, interact
         if last is None:
             raise Refused(f"no promotion is recorded on {target.name}: nothing to roll back")
         infos = preflight.describe_tables(tgt, settings.tables)
+        preflight.check_privileges(tgt, infos)
+        triggers = preflight.triggers(tgt, infos)
+        preflight.note_triggers(target.name, triggers)
         rels = {info.rel: table for table, info in infos.items()}
         if set(rels) != set(last.after):
             raise Refused(
@@ -78,6 +81,7 @@ def _attempt(settings: Settings, target: Environment, tools, yes: bool, interact
 
         work = promote.Work(settings.tables, infos)
         promote.begin(tgt)
+        promote.lock_tables(tgt, work)  # writers wait from here to COMMIT; readers never
         for table in work.tables:
             tgt.run_file(
                 "rollback_stage.sql",
@@ -105,15 +109,17 @@ def _attempt(settings: Settings, target: Environment, tools, yes: bool, interact
             )
         if interactive and not yes:
             promote.confirmed(tgt)
-        promote.apply(
+        changes = promote.apply(
             tgt,
             work,
             history.Record("rollback", f"promotion {last.id}", target.name, undoes=last.id),
             before={t: c.live for t, c in compared.items()},
             expected=expected,
             keep=settings.int_setting("PROMPTSYNC_KEEP", 10, minimum=1),
+            triggers=triggers,
         )
         tgt.commit()
         tgt.close()
         log.info(f"committed: {target.name} is back to its content before promotion {last.id}")
+        promote.report(target.name, changes, expected)
         return EXIT_OK

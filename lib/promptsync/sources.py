@@ -38,10 +38,12 @@ class DatabaseSource:
         cleanup.callback(self.session.abort)
         self.identity: str | None = self.server.identity
         self.infos: dict[Table, preflight.TableInfo] = {}
+        self.parts: dict[Table, tuple[tuple[Table, str], ...]] = {}
         self.snapshot = ""
 
     def describe(self, tables: tuple[Table, ...]) -> dict[Table, preflight.TableInfo]:
         self.infos = preflight.describe_tables(self.session, tables)
+        self.parts = {t: preflight.partitions(self.session, i) for t, i in self.infos.items()}
         return self.infos
 
     def columns(self, table: Table) -> dict[str, tuple[str, ...]]:
@@ -61,9 +63,17 @@ class DatabaseSource:
         )
 
     def stream(self, copy_targets: dict[str, str], tgt: Session) -> StreamStats:
+        # a partitioned table's rows are in its partitions: dump those into its staging table
+        dumped: list[Table] = []
+        targets: dict[str, str] = {}
+        for table, info in self.infos.items():
+            for part, rel in self.parts.get(table) or ((table, info.rel),):
+                dumped.append(part)
+                targets[rel] = copy_targets[info.rel]
+        copy_targets = targets
         choice = preflight.dump_client(self.env, self.tools, self.server)
         pg_dump = choice.client.pg_dump if choice else "pg_dump"
-        dump_argv = argv.pg_dump(self.env, tuple(self.infos), self.snapshot, pg_dump)
+        dump_argv = argv.pg_dump(self.env, tuple(dumped), self.snapshot, pg_dump)
         proc = subprocess.Popen(
             dump_argv,
             stdout=subprocess.PIPE,

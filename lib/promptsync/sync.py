@@ -25,6 +25,7 @@ from promptsync.tools import Tools, find_tools
 
 PLAN_ROWS = 50  # rows listed per kind of change in a plan
 LOOKUP_SECONDS = 20  # how long to try reaching a target whose COMMIT outcome is unknown
+MASS_DELETE_VARIABLE = "PROMPTSYNC_ALLOW_MASS_DELETE"  # =1: as --allow-mass-delete
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,8 @@ def _attempt(job: Job) -> int:
                 src.columns(table),
                 guards.columns(tgt, tgt_tables[table].rel),
             )
+        triggers = preflight.triggers(tgt, tgt_tables)
+        preflight.note_triggers(tgt_env.name, triggers)
         log.info(
             f"preflight ok: {src.name} {src.how()}; {tgt_env.name} PostgreSQL "
             f"{tgt_server.version}, {tgt_server.connection}"
@@ -167,6 +170,8 @@ def _attempt(job: Job) -> int:
             if opts.force and not opts.dry_run:
                 _catch_up_sequences(tgt, tgt_tables)
             return EXIT_OK
+        if opts.force and not opts.dry_run:
+            preflight.check_privileges(tgt, tgt_tables)
         if not (opts.force or opts.dry_run):
             raise Refused(
                 f"{tgt_env.name} differs from {src.name}; refusing to overwrite it without "
@@ -199,6 +204,9 @@ def _attempt(job: Job) -> int:
             {"rows": stats.total_rows, "bytes": stats.bytes, "seconds": round(load_seconds, 3)},
         )
 
+        confirming = opts.interactive and not opts.yes and not opts.dry_run
+        if not (opts.dry_run or confirming):
+            promote.lock_tables(tgt, work)  # writers wait from here to COMMIT; readers never
         compared = promote.compare(tgt, work)
         for table, found in compared.items():
             if found.staged != source_prints[table]:
@@ -226,8 +234,14 @@ def _attempt(job: Job) -> int:
             return EXIT_DIFFERENCES if any(c.any for c in plan.values()) else EXIT_OK
         if refusal:
             raise refusal
-        if opts.interactive and not opts.yes:
+        if confirming:
             promote.confirmed(tgt)
+            # writers were free while the question was open: lock them out, compare again
+            promote.lock_tables(tgt, work)
+            compared = promote.compare(tgt, work)
+            refusal = _guard(job, tgt, work, compared)
+            if refusal:
+                raise refusal
 
         applied_at = time.monotonic()
         changes = promote.apply(
@@ -237,6 +251,7 @@ def _attempt(job: Job) -> int:
             before={t: c.live for t, c in compared.items()},
             expected=source_prints,
             keep=job.settings.int_setting("PROMPTSYNC_KEEP", 10, minimum=1),
+            triggers=triggers,
         )
         tgt.commit()
         tgt.close()
@@ -247,6 +262,7 @@ def _attempt(job: Job) -> int:
             f"committed in {time.monotonic() - applied_at:.1f} s: {tgt_env.name} now matches "
             f"{src.name}"
         )
+        promote.report(tgt_env.name, changes, source_prints)
         return EXIT_OK
 
 
@@ -263,15 +279,17 @@ def _guard(job: Job, tgt: Session, work: promote.Work, compared: dict) -> Refuse
     """The guards that need the plan; returns the refusal instead of raising it (a dry run
     reports it)."""
     synced = [work.rel(t) for t in job.tables]
+    allowed = job.options.allow_mass_delete or job.settings.get(MASS_DELETE_VARIABLE) == "1"
     try:
         for table, found in compared.items():
+            guards.check_nulls(tgt, table, _source_name(job), work.rel(table), work.stage(table))
             emptying = job.options.allow_empty and found.staged.rows == 0
             guards.check_mass_delete(
                 job.target.name,
                 table,
-                found.plan.deleted,
+                found.staged.rows,
                 found.live_rows,
-                job.options.allow_mass_delete or emptying,
+                allowed or emptying,
             )
             guards.check_references(
                 tgt, table, work.rel(table), work.stage(table), work.cmp(table), synced
@@ -279,6 +297,10 @@ def _guard(job: Job, tgt: Session, work: promote.Work, compared: dict) -> Refuse
     except Refused as refusal:
         return refusal
     return None
+
+
+def _source_name(job: Job) -> str:
+    return job.source if isinstance(job.source, str) else job.source.name
 
 
 def _print_plan(plan: dict[Table, promote.Change], target: str) -> None:

@@ -2,7 +2,9 @@
 
 verify: row count and checksum of every table in every environment, computed server-side in
 parallel, shown side by side; exit 1 naming the environments that differ.
-check: the preflight alone, with the versions of the servers and tools.
+check: the preflight alone, with the versions of the servers and tools, the privileges a sync
+needs, user triggers, and schema drift between the environments (exit 3 when a sync would be
+refused).
 """
 
 from __future__ import annotations
@@ -11,9 +13,15 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from promptsync import log, output, preflight, retry, snapshotfile, sources
+from promptsync import guards, log, output, preflight, retry, snapshotfile, sources
 from promptsync.config import Environment, Settings, Table, configured_environments, environment
-from promptsync.errors import EXIT_DIFFERENCES, EXIT_OK, ConfigError, PromptsyncError
+from promptsync.errors import (
+    EXIT_DIFFERENCES,
+    EXIT_OK,
+    EXIT_REFUSED,
+    ConfigError,
+    PromptsyncError,
+)
 from promptsync.fingerprint import Fingerprint, of_environment
 from promptsync.tools import Tools, find_tools
 
@@ -85,20 +93,25 @@ def verify(settings: Settings, names: list[str]) -> int:
 
 def check(settings: Settings, names: list[str]) -> int:
     """Per environment: the server, the client tools chosen for it and why, whether the
-    connection is encrypted, the tables. Exit 4 when one cannot be reached with the tools
-    available (2 when PROMPTSYNC_PG_BIN cannot work for it)."""
+    connection is encrypted, the tables; then the privileges a sync would lack, user triggers
+    and schema drift between the environments. Exit 4 when one cannot be reached with the
+    tools available (2 when PROMPTSYNC_PG_BIN cannot work for it), 3 when a sync would be
+    refused (drift, privileges, row level security)."""
     envs = environments(settings, names)
     tools = find_tools(settings.get("PROMPTSYNC_PG_BIN"))
     code = EXIT_OK
+    inspected: dict[str, preflight.Inspection] = {}
     for env in envs:
         try:
             session, server = preflight.connect(env, tools)
             with session:
                 infos = preflight.describe_tables(session, settings.tables)
                 dump = preflight.check_dump_client(env, tools, server)
+                inspected[env.name] = preflight.inspect(session, infos)
         except PromptsyncError as exc:
             code = max(code, exc.exit_code)
-            sys.stdout.write(f"{env.name}: FAILED  {env.display}\n")
+            state = "REFUSED" if exc.exit_code == EXIT_REFUSED else "FAILED"
+            sys.stdout.write(f"{env.name}: {state}  {env.display}\n")
             log.error(str(exc))
             continue
         tables = ", ".join(f"{i.table} (key {i.pk})" for i in infos.values())
@@ -110,4 +123,10 @@ def check(settings: Settings, names: list[str]) -> int:
             f"  connection  {server.connection}\n"
             f"  tables      {tables}\n"
         )
-    return code
+    lines = [line for name, found in inspected.items() for line in found.lines(name)]
+    drift, drifted = guards.compare_schemas(
+        settings.tables, {name: found.columns for name, found in inspected.items()}
+    )
+    sys.stdout.write("".join(f"{line}\n" for line in lines + drift))
+    lacking = any(found.missing for found in inspected.values())
+    return max(code, EXIT_REFUSED) if drifted or lacking else code

@@ -272,7 +272,7 @@ def test_mass_delete_is_refused(cluster):
     seed(cluster)
     cluster.sql("local", "DELETE FROM prompts WHERE id > 1")
     line = fails(cluster, "sync", "local", "staging", "--force", code=3)
-    assert "delete 3 of 4 rows" in line and "--allow-mass-delete" in line
+    assert "leave 1 of 4 rows" in line and "--allow-mass-delete" in line
 
 
 # -- configuration and usage -----------------------------------------------------------------
