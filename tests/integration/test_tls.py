@@ -306,17 +306,17 @@ def render_path(request, no_pg_path: str) -> str:
     return os.environ["PATH"] if request.param == PATHS[0] else no_pg_path
 
 
+def at_root(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """A front-door command (make, a build script) run from the repository, no stdin."""
+    return subprocess.run(
+        argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+
+
 def test_make_sync_prod_and_verify(tls, render_path):
     env = tls.env(path=render_path)
-    result = subprocess.run(
-        ["make", "--no-print-directory", "sync-prod"],
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = at_root(["make", "--no-print-directory", "sync-prod"], env)
     assert result.returncode == 0, result.stderr
     assert "bundled PostgreSQL tools" in result.stderr
     assert content(tls.servers["production"]) == content(tls.servers["staging"])
@@ -342,15 +342,7 @@ def test_render_build_production(tls, render_path, tmp_path):
     later = max(time.time(), (ROOT / "pyproject.toml").stat().st_mtime) + 86400
     os.utime(stamp, (later, later))
     env = tls.env(path=render_path, PROMPTSYNC_VENV=str(venv), APP_DIR=str(tmp_path / "none"))
-    result = subprocess.run(
-        ["bash", "bin/render-build-production"],
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = at_root(["bash", "bin/render-build-production"], env)
     assert result.returncode == 0, result.stderr
     assert "this code goes live with staging's prompts" in result.stderr
     assert "encrypted, TLSv1." in result.stderr
