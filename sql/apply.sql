@@ -16,9 +16,10 @@
 --
 -- The check before COMMIT costs in proportion to the change: an unchanged row keeps the hash
 -- compare.sql computed, so only the touched rows (the keys compare.sql found different) are
--- read again and must hash exactly as staged, the row count must be the staged one, and no
--- other row may carry a transaction id this apply wrote with (a trigger or cascade that
--- rewrote a row the sync did not touch).
+-- read again, and each must be byte for byte its staged row (whose hash compare.sql summed
+-- into the staged checksum); the row count must be the staged one, and no other row may
+-- carry a transaction id this apply wrote with (a trigger or cascade that rewrote a row the
+-- sync did not touch).
 --
 -- The application's triggers fire under the role's normal search_path (what RESET would
 -- give), not promptsync's empty one; promptsync's own statements are schema-qualified.
@@ -73,15 +74,11 @@ BEGIN
         pg_temp.promptsync_keys(live, 'c.%I::text'))
         USING promotion, t ->> 'rel';
     END IF;
-    -- the staged row count; the count and sums (as fingerprint.sql) of the touched rows' staged
-    -- versions
+    -- the staged row count, and how many staged rows the apply writes (inserts, updates)
     EXECUTE format(
-      'SELECT concat_ws('' '', count(promptsync_staged), count(*) FILTER (WHERE t),'
-      '   coalesce(sum((''x'' || left(promptsync_staged, 16))::bit(64)::bigint) FILTER (WHERE t), 0),'
-      '   coalesce(sum((''x'' || right(promptsync_staged, 16))::bit(64)::bigint) FILTER (WHERE t), 0))'
-      '  FROM (SELECT promptsync_staged, promptsync_staged IS NOT NULL'
-      '          AND promptsync_staged IS DISTINCT FROM promptsync_live AS t FROM %s) AS c',
-      t ->> 'cmp')
+      'SELECT concat_ws('' '', count(promptsync_staged), count(*) FILTER (WHERE'
+      '   promptsync_staged IS NOT NULL AND promptsync_staged IS DISTINCT FROM promptsync_live))'
+      '  FROM %s', t ->> 'cmp')
       INTO now_holds;
     staged[i] := now_holds;
   END LOOP;
@@ -135,28 +132,30 @@ BEGIN
       FOR i IN 1 .. n_tables LOOP
         t := tables -> (i - 1);
         live := (t ->> 'rel')::regclass;
-        -- the touched rows as they are now: count and sums, then the whole table's row count
-        -- and how many of its rows this try wrote
+        -- the touched rows still present, and how many of them are byte for byte their
+        -- staged row (the same bytes print the same, so they hash as staged); then the whole
+        -- table's row count and how many of its rows this try wrote
         EXECUTE format(
-          'SELECT concat_ws('' '', count(*),'
-          '   coalesce(sum((''x'' || left(h, 16))::bit(64)::bigint), 0),'
-          '   coalesce(sum((''x'' || right(h, 16))::bit(64)::bigint), 0))'
-          '  FROM (SELECT md5(ROW(%s)::text) AS h FROM %s l JOIN %s c ON %s'
-          '         WHERE c.promptsync_staged IS DISTINCT FROM c.promptsync_live OFFSET 0) AS r',
-          pg_temp.promptsync_columns(live, 'l.%I', true), t ->> 'rel', t ->> 'cmp',
-          pg_temp.promptsync_key_match(live, 'l', 'c'))
+          'SELECT concat_ws('' '', count(*), count(*) FILTER (WHERE'
+          '   pg_catalog.record_image_eq(ROW(%s), ROW(%s))))'
+          '  FROM %s l JOIN %s c ON %s LEFT JOIN %s s ON %s'
+          ' WHERE c.promptsync_staged IS DISTINCT FROM c.promptsync_live',
+          pg_temp.promptsync_columns(live, 'l.%I', false),
+          pg_temp.promptsync_columns(live, 's.%I', false), t ->> 'rel', t ->> 'cmp',
+          pg_temp.promptsync_key_match(live, 'l', 'c'), t ->> 'stage',
+          pg_temp.promptsync_key_match(live, 's', 'c'))
           INTO now_holds;
         EXECUTE format(
           'SELECT $1 || '' '' || concat_ws('' '', count(*) FILTER (WHERE xmin::text = ANY ($2)),'
           '                                  count(*)) FROM %s', t ->> 'rel')
           INTO now_holds USING now_holds, xids;
-        -- staged: rows, touched, hi, lo; now: touched, hi, lo, written, rows. The touched rows
-        -- hash as staged, the table holds as many rows as staged, and the rows this try
-        -- wrote are exactly the touched ones still present
+        -- staged: rows, touched; now: touched present, equal to their staged row, written,
+        -- rows. Every touched row is present exactly as staged, the table holds as many rows
+        -- as staged, and the rows this try wrote are exactly the touched ones present
         now_parts := string_to_array(now_holds, ' ');
         staged_parts := string_to_array(staged[i], ' ');
-        IF now_parts[1:3] <> staged_parts[2:4] OR now_parts[4] <> now_parts[1]
-           OR now_parts[5] <> staged_parts[1] THEN
+        IF now_parts[1] <> staged_parts[2] OR now_parts[2] <> now_parts[1]
+           OR now_parts[3] <> now_parts[1] OR now_parts[4] <> staged_parts[1] THEN
           mismatch := concat_ws(', ', mismatch, t ->> 'rel');
         END IF;
       END LOOP;
