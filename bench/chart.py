@@ -23,6 +23,10 @@ GROUPS = (  # (case, [(method key, bar label, color)])
         ("django_all", "Django ORM", "Django"),
         ("djbatch_all", "Django ORM, batched", "Django batched"),
     ]),
+    ("every row differs (target holding other rows)", [
+        ("floor", "floor (as above)", "floor"),
+        ("ps_full", "promptsync sync", "promptsync"),
+    ]),
     ("1% of rows differ", [
         ("floor", "floor (as above)", "floor"),
         ("ps_one", "promptsync sync", "promptsync"),

@@ -11,7 +11,8 @@ size and measures, once each after one warm-up of the floor:
   floor        pg_dump --data-only --table=public.prompts | psql --single-transaction, into an
                empty table (same server tools as promptsync: the servers' bin directory)
   promptsync   `python -m promptsync sync staging production --force --yes` when every row
-               differs (empty target), when 1% differs, when nothing differs; `verify`
+               differs (empty target; target holding other versions of every row), when 1%
+               differs, when nothing differs (with the bytes shipped to the target); `verify`
   old way      bench/oldway.py: the Django ORM (delete + bulk_create) and plain psycopg
                (DELETE + executemany in one transaction), each for every-row and 1% cases
   readers      worst latency of a client querying the live target every 10 ms during
@@ -139,6 +140,11 @@ class Bench:
         )
         self.settle()
 
+    def change_every_row(self) -> None:
+        """The target holds the source's keys, every row with other content."""
+        self.target.psql("UPDATE public.prompts SET body = body || E'\\n(older version)';")
+        self.settle()
+
     def expect_copy(self, label: str, dbname: str | None = None) -> None:
         want, got = checksum(self.source), checksum(self.target, dbname)
         if want != got:
@@ -217,6 +223,13 @@ class Bench:
         result["server"]["ps_all"] = run.statements
         self.expect_copy("promptsync, every row differs")
 
+        self.change_every_row()
+        run, doc = self.sync()
+        record("ps_full", run.seconds, run, applied=doc.get("applied"), staged=doc.get("staged"))
+        result["steps"]["ps_full"] = run.lines
+        result["server"]["ps_full"] = run.statements
+        self.expect_copy("promptsync, every row differs (target holding other rows)")
+
         self.change_one_percent()
         run, doc = self.sync()
         record("ps_one", run.seconds, run, applied=doc.get("applied"), staged=doc.get("staged"))
@@ -226,7 +239,7 @@ class Bench:
 
         self.settle()
         run, doc = self.sync()
-        record("ps_none", run.seconds, run, result=doc.get("result"))
+        record("ps_none", run.seconds, run, result=doc.get("result"), staged=doc.get("staged"))
         result["steps"]["ps_none"] = run.lines
         result["server"]["ps_none"] = run.statements
 

@@ -2,7 +2,8 @@
 -- different, in this one transaction. Unchanged rows are not rewritten and nothing takes more
 -- than row locks (lock_tables.sql already keeps writers out): readers keep seeing the old
 -- rows until COMMIT. When :promotion is set, what it takes to undo each change is written to
--- promptsync.undo first.
+-- promptsync.undo first: the old values of updated and deleted rows, the keys of inserted
+-- ones, or, when the table was empty, one row with no key instead of a key per row.
 --
 -- The order of the statements matters when constraints tie rows together: a self-reference
 -- (a prompt moved under a new parent, children moved off a deleted parent), ON DELETE
@@ -12,6 +13,13 @@
 -- leaves every table holding exactly its staged rows: deletes (children first), updates,
 -- inserts (parents first), and the other orders of these three steps. An order that breaks a
 -- constraint, or whose cascades or triggers change rows, is rolled back and the next tried.
+--
+-- The check before COMMIT costs in proportion to the change: an unchanged row keeps the hash
+-- compare.sql computed, so only the touched rows (the keys compare.sql found different) are
+-- read again, and each must be byte for byte its staged row (whose hash compare.sql summed
+-- into the staged checksum); the row count must be the staged one, and no other row may
+-- carry a transaction id this apply wrote with (a trigger or cascade that rewrote a row the
+-- sync did not touch).
 --
 -- The application's triggers fire under the role's normal search_path (what RESET would
 -- give), not promptsync's empty one; promptsync's own statements are schema-qualified.
@@ -34,8 +42,11 @@ DECLARE
   idx int;
   n bigint;
   counts bigint[];  -- inserted, updated, deleted of table i at 3i-2 .. 3i
-  staged text[];
+  staged text[];  -- per table: the staged row count, and the touched rows' count and sums
   now_holds text;
+  now_parts text[];
+  staged_parts text[];
+  xids text[];  -- the transaction ids (as text) the statements of this try wrote with
   first_failure text;
   mismatch text;
   app_path text;
@@ -53,22 +64,25 @@ BEGIN
         '   FROM %3$s l JOIN %4$s c ON %5$s'
         '  WHERE c.promptsync_staged IS NULL OR c.promptsync_staged <> c.promptsync_live'
         ' UNION ALL SELECT $1, $2, ''i'', ARRAY[%6$s], NULL FROM %4$s c'
-        '  WHERE c.promptsync_live IS NULL',
+        '  WHERE c.promptsync_live IS NULL'
+        '    AND EXISTS (SELECT FROM %4$s WHERE promptsync_live IS NOT NULL)'
+        ' UNION ALL SELECT $1, $2, ''i'', ''{}'', NULL'  -- the table was empty: one row says so
+        '  WHERE NOT EXISTS (SELECT FROM %4$s WHERE promptsync_live IS NOT NULL)',
         pg_temp.promptsync_keys(live, 'l.%I::text'),
         pg_temp.promptsync_columns(live, 'l.%I::text', false),
         t ->> 'rel', t ->> 'cmp', pg_temp.promptsync_key_match(live, 'l', 'c'),
         pg_temp.promptsync_keys(live, 'c.%I::text'))
         USING promotion, t ->> 'rel';
     END IF;
-    -- the staged rows' count and checksum sums (as fingerprint.sql computes them)
+    -- the staged row count, and how many staged rows the apply writes (inserts, updates)
     EXECUTE format(
-      'SELECT concat_ws('' '', count(promptsync_staged),'
-      '   coalesce(sum((''x'' || left(promptsync_staged, 16))::bit(64)::bigint::numeric), 0),'
-      '   coalesce(sum((''x'' || right(promptsync_staged, 16))::bit(64)::bigint::numeric), 0))'
+      'SELECT concat_ws('' '', count(promptsync_staged), count(*) FILTER (WHERE'
+      '   promptsync_staged IS NOT NULL AND promptsync_staged IS DISTINCT FROM promptsync_live))'
       '  FROM %s', t ->> 'cmp')
       INTO now_holds;
     staged[i] := now_holds;
   END LOOP;
+  CREATE TEMPORARY TABLE IF NOT EXISTS promptsync_wrote (x int) ON COMMIT DROP;
 
   SELECT reset_val INTO app_path FROM pg_catalog.pg_settings WHERE name = 'search_path';
   -- SET CONSTRAINTS names a constraint by schema and name, which may match several: only
@@ -85,6 +99,8 @@ BEGIN
                                               FROM jsonb_array_elements(tables) AS e))) AS d;
   FOREACH attempt IN ARRAY orders LOOP
     BEGIN
+      -- a row written first gives this try's transaction id (the previous try's is rolled back)
+      INSERT INTO pg_temp.promptsync_wrote VALUES (1);
       PERFORM set_config('search_path', app_path, true);
       IF to_defer IS NOT NULL THEN
         EXECUTE format('SET CONSTRAINTS %s DEFERRED', to_defer);
@@ -102,18 +118,44 @@ BEGIN
         EXECUTE format('SET CONSTRAINTS %s IMMEDIATE', to_defer);
       END IF;
       PERFORM set_config('search_path', '', true);
-      mismatch := NULL;
+      SELECT array_agg(xmin::text) INTO xids FROM pg_temp.promptsync_wrote;
       FOR i IN 1 .. n_tables LOOP
         t := tables -> (i - 1);
         live := (t ->> 'rel')::regclass;
         EXECUTE format(
-          'SELECT concat_ws('' '', count(*),'
-          '   coalesce(sum((''x'' || left(h, 16))::bit(64)::bigint::numeric), 0),'
-          '   coalesce(sum((''x'' || right(h, 16))::bit(64)::bigint::numeric), 0))'
-          '  FROM (SELECT md5(ROW(%s)::text) AS h FROM %s OFFSET 0) AS r',
-          pg_temp.promptsync_columns(live, '%I', true), t ->> 'rel')
+          'SELECT array_agg(DISTINCT l.xmin::text) || $1 FROM %s l JOIN %s c ON %s'
+          ' WHERE c.promptsync_staged IS DISTINCT FROM c.promptsync_live',
+          t ->> 'rel', t ->> 'cmp', pg_temp.promptsync_key_match(live, 'l', 'c'))
+          INTO xids USING xids;
+      END LOOP;
+      mismatch := NULL;
+      FOR i IN 1 .. n_tables LOOP
+        t := tables -> (i - 1);
+        live := (t ->> 'rel')::regclass;
+        -- the touched rows still present, and how many of them are byte for byte their
+        -- staged row (the same bytes print the same, so they hash as staged); then the whole
+        -- table's row count and how many of its rows this try wrote
+        EXECUTE format(
+          'SELECT concat_ws('' '', count(*), count(*) FILTER (WHERE'
+          '   pg_catalog.record_image_eq(ROW(%s), ROW(%s))))'
+          '  FROM %s l JOIN %s c ON %s LEFT JOIN %s s ON %s'
+          ' WHERE c.promptsync_staged IS DISTINCT FROM c.promptsync_live',
+          pg_temp.promptsync_columns(live, 'l.%I', false),
+          pg_temp.promptsync_columns(live, 's.%I', false), t ->> 'rel', t ->> 'cmp',
+          pg_temp.promptsync_key_match(live, 'l', 'c'), t ->> 'stage',
+          pg_temp.promptsync_key_match(live, 's', 'c'))
           INTO now_holds;
-        IF now_holds <> staged[i] THEN
+        EXECUTE format(
+          'SELECT $1 || '' '' || concat_ws('' '', count(*) FILTER (WHERE xmin::text = ANY ($2)),'
+          '                                  count(*)) FROM %s', t ->> 'rel')
+          INTO now_holds USING now_holds, xids;
+        -- staged: rows, touched; now: touched present, equal to their staged row, written,
+        -- rows. Every touched row is present exactly as staged, the table holds as many rows
+        -- as staged, and the rows this try wrote are exactly the touched ones present
+        now_parts := string_to_array(now_holds, ' ');
+        staged_parts := string_to_array(staged[i], ' ');
+        IF now_parts[1] <> staged_parts[2] OR now_parts[2] <> now_parts[1]
+           OR now_parts[3] <> now_parts[1] OR now_parts[4] <> staged_parts[1] THEN
           mismatch := concat_ws(', ', mismatch, t ->> 'rel');
         END IF;
       END LOOP;

@@ -10,6 +10,6 @@ SELECT pg_catalog.string_agg(pg_catalog.format('%I', attname), ', ' ORDER BY att
  WHERE attrelid = :'rel'::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated = ''
 \gset fp_
 SELECT pg_catalog.count(*),
-       coalesce(pg_catalog.sum(('x' || pg_catalog.left(h, 16))::bit(64)::bigint::numeric), 0),
-       coalesce(pg_catalog.sum(('x' || pg_catalog.right(h, 16))::bit(64)::bigint::numeric), 0)
+       coalesce(pg_catalog.sum(('x' || pg_catalog.left(h, 16))::bit(64)::bigint), 0),
+       coalesce(pg_catalog.sum(('x' || pg_catalog.right(h, 16))::bit(64)::bigint), 0)
   FROM (SELECT pg_catalog.md5(ROW(:fp_cols)::text) AS h FROM :rel AS t OFFSET 0) AS r;

@@ -35,7 +35,8 @@ CREATE TABLE IF NOT EXISTS promptsync.undo (
     promotion_id bigint NOT NULL REFERENCES promptsync.promotions (id) ON DELETE CASCADE,
     table_name   text NOT NULL,
     op           "char" NOT NULL CHECK (op IN ('i', 'u', 'd')),  -- what the promotion did
-    key          text[] NOT NULL,         -- primary key values as text
+    key          text[] NOT NULL,         -- primary key values as text; '{}' with op 'i':
+                                          -- the table was empty, every row was inserted
     old_values   text[]                   -- the row before an update or delete, as text
 );
 CREATE INDEX IF NOT EXISTS undo_promotion ON promptsync.undo (promotion_id, table_name, key);

@@ -372,6 +372,22 @@ def test_undo_data_costs_in_proportion_to_the_changed_rows(cluster):
     assert counts.split() == ["1|3", "2|3"]
 
 
+def test_a_sync_into_an_empty_table_records_one_undo_row_and_rolls_back(cluster):
+    put_range(cluster, "staging", 5_000)
+    ok(cluster.run("sync", "staging", "production", "--force"))
+    assert cluster.rows("production") == cluster.rows("staging")
+    # "the table was empty" instead of 5,000 inserted keys
+    assert cluster.sql(
+        "production", "SELECT op, key, old_values FROM promptsync.undo"
+    ).splitlines() == ["i|{}|"]
+
+    ok(cluster.run("rollback", "production", "--force"))
+    assert value(cluster, "production", "SELECT count(*) FROM prompts") == "0"
+    # and rolling the rollback back fills it again
+    ok(cluster.run("rollback", "production", "--force"))
+    assert cluster.rows("production") == cluster.rows("staging")
+
+
 HOSTILE = r"""
 INSERT INTO prompts (id, name, coach_state, prompt_type, version, body, metadata, tags,
                      temperature, is_active, created_at, updated_at) VALUES

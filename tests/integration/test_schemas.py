@@ -269,6 +269,25 @@ def test_trigger_that_changes_copied_rows_fails_naming_it(cluster):
     assert "set_updated_at" in cluster.run("check").stdout
 
 
+def test_trigger_that_rewrites_an_untouched_row_fails(cluster):
+    # the check before COMMIT re-reads only the touched rows: a row the sync did not touch,
+    # rewritten by a trigger (same values, a new version), must still be caught
+    put(cluster, "staging", 1, 2, 3)
+    put(cluster, "production", 1, 2, 3)
+    cluster.sql("staging", "UPDATE prompts SET body = 'new' WHERE id = 1")
+    cluster.sql(
+        "production",
+        "CREATE FUNCTION bump() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN UPDATE prompts SET version = version + 1 WHERE id = 3; RETURN NULL; END $$; "
+        "CREATE TRIGGER bump_three AFTER UPDATE ON prompts "
+        "FOR EACH ROW WHEN (NEW.id = 1) EXECUTE FUNCTION bump();",
+    )
+    before = snapshot(cluster, "production")
+    result = cluster.run("sync", "staging", "production", "--force")
+    fails(result, 4, "bump_three", "nothing changed")
+    assert snapshot(cluster, "production") == before
+
+
 def test_trigger_writing_an_unqualified_table_works_and_is_named(cluster):
     put(cluster, "staging", 1, 2, 3)
     put(cluster, "production", 1, 2)

@@ -584,6 +584,15 @@ def test_readers_see_old_or_new_table_and_are_never_blocked(cluster, background)
     old_value = cluster.sql("production", PROBE).strip()
     new_value = cluster.sql("staging", PROBE).strip()
     assert old_value != new_value
+    # the apply costs in proportion to the change and can end before a read gets in: each of
+    # its statements waits a little here, while holding its row locks (it writes nothing)
+    cluster.sql(
+        "production",
+        "CREATE FUNCTION public.linger() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN PERFORM pg_sleep(0.3); RETURN NULL; END $$; "
+        "CREATE TRIGGER linger AFTER INSERT OR UPDATE OR DELETE ON prompts "
+        "FOR EACH STATEMENT EXECUTE FUNCTION public.linger();",
+    )
     server = cluster.servers["production"]
     reader = background(PsqlPipe(server, "reader"))
     watcher = background(PsqlPipe(server, "watcher"))

@@ -6,6 +6,7 @@ PostgreSQL 18 production receives from staging. Runs wherever the wheel installs
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,8 @@ from promptsync.throwaway import start_server
 from promptsync.tools import embedded_bindir
 
 pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
 
 HOSTILE = r"""
 INSERT INTO prompts (id, name, coach_state, prompt_type, version, body, metadata, tags,
@@ -127,3 +130,33 @@ def test_pinned_old_pg_dump_against_a_newer_server_says_why(cluster, pg18):
     assert "PROMPTSYNC_PG_BIN: pg_dump 15 cannot read production" in result.stderr
     assert "unset it to let promptsync choose" in result.stderr
     assert cluster.state("staging") == before
+
+
+def test_every_row_hashes_the_same_on_15_and_18(cluster, pg18):
+    """The row hash (md5 of the row as text, under promptsync's session settings) is what
+    verify compares across majors and what the apply carries over for unchanged rows: each
+    hostile row, not only the totals, must hash the same on both servers."""
+    _reset(pg18)
+    same_time = "UPDATE prompts SET created_at = '2026-02-03 04:05:06.789+00', updated_at = NULL;"
+    pg18.psql(HOSTILE + same_time)  # row 3 says now()
+    cluster.sql("staging", HOSTILE + same_time)
+    settings = (ROOT / "sql" / "session.sql").read_text()
+    cols = (
+        "body, coach_state, created_at, id, is_active, metadata, name, prompt_type, tags, "
+        "temperature, updated_at, version"
+    )
+    listing = (
+        f"{settings}\nCOPY (SELECT id, pg_catalog.md5(ROW({cols})::text) FROM public.prompts "
+        "ORDER BY id) TO STDOUT;"
+    )
+    on_15 = cluster.servers["staging"].psql(listing)
+    on_18 = pg18.psql(listing)
+    assert on_15 == on_18
+    assert len(on_15.splitlines()) == 5
+    verify = cluster.run(
+        "verify",
+        "staging",
+        "production",
+        env=cluster.env(PROD_DB_PORT=str(pg18.port), PROD_DB_PASSWORD=pg18.password),
+    )
+    assert verify.returncode == 0, verify.stdout + verify.stderr
