@@ -5,10 +5,14 @@
 -- Returns one line: staged row count, the staged checksum's two sums (as fingerprint.sql),
 -- then how many rows the apply would insert, update and delete, and the live table's row
 -- count and two sums (its fingerprint, read inside the transaction that will change it).
--- Needs functions.sql. Variables: :'rel' live table, :'stage' staging table, :'cmp'.
+-- When :'listed' names hash_live.sql's list of the live table's hashes, those are used and
+-- the live table is not read again.
+-- Needs functions.sql. Variables: :'rel' live table, :'stage' staging table, :'cmp',
+-- :'listed' ('' = hash the live table here).
 SET LOCAL promptsync.rel = :'rel';
 SET LOCAL promptsync.stage = :'stage';
 SET LOCAL promptsync.cmp = :'cmp';
+SET LOCAL promptsync.listed = :'listed';
 DO $compare$
 DECLARE
   live regclass := current_setting('promptsync.rel')::regclass;
@@ -17,6 +21,8 @@ DECLARE
   keys text := pg_temp.promptsync_keys(live, '%I');
   merged_keys text := pg_temp.promptsync_keys(live, 'coalesce(s.%1$I, l.%1$I) AS %1$I');
   by_name text := pg_temp.promptsync_columns(live, '%I', true);
+  listed text := nullif(current_setting('promptsync.listed'), '');
+  live_hashes text;
   result text;
 BEGIN
   IF keys IS NULL THEN
@@ -24,13 +30,18 @@ BEGIN
   END IF;
   EXECUTE format('DROP TABLE IF EXISTS %s', cmp);  -- compared again after a confirmation
   EXECUTE format('ANALYZE %s', stage);  -- row estimates for the join
+  live_hashes := CASE WHEN listed IS NULL
+                      THEN format('SELECT %s, md5(ROW(%s)::text) AS promptsync_hash FROM %s',
+                                  keys, by_name, live)
+                      ELSE format('SELECT %s, promptsync_hash FROM %s', keys, listed) END;
   EXECUTE format(
     'CREATE TEMPORARY TABLE %1$s ON COMMIT DROP AS'
     ' SELECT %2$s, s.promptsync_hash AS promptsync_staged, l.promptsync_hash AS promptsync_live'
     '   FROM (SELECT %3$s, md5(ROW(%4$s)::text) AS promptsync_hash FROM %5$s) AS s'
-    '   FULL JOIN (SELECT %3$s, md5(ROW(%4$s)::text) AS promptsync_hash FROM %6$s) AS l'
+    '   FULL JOIN (%6$s) AS l'
     '     ON %7$s',
-    cmp, merged_keys, keys, by_name, stage, live, pg_temp.promptsync_key_match(live, 's', 'l'));
+    cmp, merged_keys, keys, by_name, stage, live_hashes,
+    pg_temp.promptsync_key_match(live, 's', 'l'));
 
   EXECUTE format(
     'SELECT concat_ws('' '', count(promptsync_staged),'

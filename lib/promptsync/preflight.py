@@ -110,9 +110,7 @@ def _open(
     session = Session(env, tools, label, client)
     try:
         session.run_file("session.sql", "connecting")
-        version_num, version, identity, encryption = session.run_file("server.sql", "connecting")[
-            0
-        ]
+        version_num, version, identity, encryption = session.run_file("server.sql", "connecting")[0]
     except Failed as exc:
         session.abort()
         raise _connect_failure(env, exc) from None

@@ -8,6 +8,7 @@ import json
 import sys
 from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
+from typing import BinaryIO
 
 from promptsync import history, log
 from promptsync.config import Table
@@ -75,6 +76,18 @@ class Work:
     def rel(self, table: Table) -> str:
         return self.infos[table].rel
 
+    def live(self, table: Table) -> str:
+        """The live table's list of (primary key, row hash, row version)."""
+        return f"pg_temp.promptsync_live_{self.tables.index(table)}"
+
+    def src(self, table: Table) -> str:
+        """The source's list of (primary key, row hash)."""
+        return f"pg_temp.promptsync_src_{self.tables.index(table)}"
+
+    def view(self, table: Table) -> str:
+        """After a delta transfer: the staged rows plus the unchanged live ones, for a listing."""
+        return f"pg_temp.promptsync_staged_{self.tables.index(table)}"
+
 
 def confirmed(session: Session) -> None:
     """Ask the person at the terminal; anything but yes rolls back and refuses (exit 3)."""
@@ -90,24 +103,140 @@ def begin(session: Session) -> None:
     session.run_file("functions.sql", "preparing")
 
 
-def compare(session: Session, work: Work) -> dict[Table, Comparison]:
-    """One pass over stage and live per table: the staged fingerprint and the plan."""
-    found = {}
+def compare(session: Session, work: Work, listed: bool = False) -> dict[Table, Comparison]:
+    """One pass over the stage per table, and over the live table unless `listed` (its hashes
+    are in hash_live.sql's list): the staged fingerprint and the plan."""
+    return {
+        table: _comparison(
+            session.value(
+                sql_text("compare.sql"),
+                "comparing",
+                rel=work.rel(table),
+                stage=work.stage(table),
+                cmp=work.cmp(table),
+                listed=work.live(table) if listed else "",
+            )
+        )
+        for table in work.tables
+    }
+
+
+def _comparison(line: str) -> Comparison:
+    count, high, low, inserted, updated, deleted, live_count, live_high, live_low = line.split()
+    return Comparison(
+        combine(count, high, low),
+        Change(int(inserted), int(updated), int(deleted)),
+        combine(live_count, live_high, live_low),
+    )
+
+
+def list_live(session: Session, work: Work) -> None:
+    """Each live table's (primary key, row hash, row version) list, read without blocking
+    anyone, and an empty list for the source's."""
+    for table in work.tables:
+        session.run_file(
+            "hash_live.sql",
+            "listing the live rows",
+            rel=work.rel(table),
+            live=work.live(table),
+            src=work.src(table),
+        )
+
+
+def load_list(session: Session, work: Work, table: Table, spool: BinaryIO) -> int:
+    """The source's spooled list of (primary key, row hash) into its temporary table; returns
+    its size in bytes."""
+    sent = 0
+    session.send(f"COPY {work.src(table)} FROM STDIN;\n".encode(), "loading the source's list")
+    while chunk := spool.read(1 << 20):
+        sent += len(chunk)
+        session.send(chunk, "loading the source's list")
+    session.send(b"\\.\n", "loading the source's list")
+    session.run("", "loading the source's list")
+    return sent
+
+
+def plan(session: Session, work: Work) -> dict[Table, Comparison]:
+    """The plan from the two lists (no row read): the source's fingerprint as `staged`."""
+    return {
+        table: _comparison(
+            session.value(
+                sql_text("plan.sql"),
+                "planning",
+                rel=work.rel(table),
+                src=work.src(table),
+                live=work.live(table),
+                cmp=work.cmp(table),
+            )
+        )
+        for table in work.tables
+    }
+
+
+def refresh(session: Session, work: Work) -> tuple[int, int]:
+    """Once writers are locked out: re-read the rows written since the live lists were made.
+    Returns how many listed rows went (updated or deleted) and how many were read (new or
+    updated)."""
+    went = read = 0
     for table in work.tables:
         line = session.value(
-            sql_text("compare.sql"),
-            "comparing",
+            sql_text("hash_refresh.sql"),
+            "listing the rows written meanwhile",
+            rel=work.rel(table),
+            live=work.live(table),
+        )
+        dropped, added = (int(n) for n in line.split())
+        went, read = went + dropped, read + added
+    return went, read
+
+
+def fetch_keys(session: Session, work: Work, table: Table) -> tuple[str, str]:
+    """The primary keys of the rows to write (a JSON array) and the column list to copy."""
+    rows = session.run_file(
+        "fetch_keys.sql", "listing the rows to fetch", rel=work.rel(table), cmp=work.cmp(table)
+    )
+    keys, columns = rows[-1]
+    return keys, columns
+
+
+def check_fetched(session: Session, work: Work, source: str) -> None:
+    """Every row the apply writes is staged, exactly as the source listed it."""
+    for table in work.tables:
+        line = session.value(
+            sql_text("check_fetched.sql"),
+            "checking the changed rows",
             rel=work.rel(table),
             stage=work.stage(table),
             cmp=work.cmp(table),
         )
-        count, high, low, inserted, updated, deleted, live_count, live_high, live_low = line.split()
-        found[table] = Comparison(
-            combine(count, high, low),
-            Change(int(inserted), int(updated), int(deleted)),
-            combine(live_count, live_high, live_low),
+        missing, wrong, staged, keys = (int(n) for n in line.split())
+        if missing or wrong or staged != keys:
+            raise Failed(
+                f"{table}: the rows read from {source} do not match its list ({missing:,} "
+                f"missing, {wrong:,} different, {staged - keys:,} repeated): a row changed "
+                "between the two reads or the transfer was altered; nothing was applied",
+                transient=True,
+            )
+
+
+def listing_views(session: Session, work: Work) -> dict[Table, str]:
+    """After a delta transfer, what each table would hold (the staged rows plus the unchanged
+    live ones), as temporary views for a listing; drop them with drop_views."""
+    for table in work.tables:
+        session.run_file(
+            "staged_view.sql",
+            "preparing the listing",
+            rel=work.rel(table),
+            stage=work.stage(table),
+            cmp=work.cmp(table),
+            view=work.view(table),
         )
-    return found
+    return {t: work.view(t) for t in work.tables}
+
+
+def drop_views(session: Session, work: Work) -> None:
+    views = ", ".join(work.view(t) for t in work.tables)
+    session.run(f"DROP VIEW IF EXISTS {views};", "ending the listing")
 
 
 def fk_order(session: Session, work: Work) -> list[Table]:

@@ -1,22 +1,26 @@
 """Where a sync reads from: a database (a snapshot plus pg_dump) or a snapshot file
 (`file:PATH`, written by `promptsync export`). Both give the same four things: the tables'
 names and columns, their fingerprints, and a stream of COPY data for the target's staging
-tables."""
+tables. A database also gives each table's list of (primary key, row hash) and, for a delta
+transfer, only the rows the target asks for, all read in one exported snapshot."""
 
 from __future__ import annotations
 
 import subprocess
+import tempfile
 import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
+from typing import BinaryIO
 
 from promptsync import argv, guards, log, preflight, snapshotfile
 from promptsync.config import Environment, Table
-from promptsync.dumpstream import StreamStats, forward_copy_data
+from promptsync.copyout import CopyOut, script
+from promptsync.dumpstream import END_OF_DATA, StreamStats, forward_copy_data
 from promptsync.errors import Failed
-from promptsync.fingerprint import Fingerprint, fingerprint
+from promptsync.fingerprint import Fingerprint
 from promptsync.session import TRANSIENT, Session, child_environ, reason
 from promptsync.tools import Tools
 
@@ -28,7 +32,7 @@ def is_file(name: str) -> bool:
 
 
 class DatabaseSource:
-    """A live database: checksums inside an exported snapshot, pg_dump reads that snapshot."""
+    """A live database: row hash lists, pg_dump or the row fetch read one exported snapshot."""
 
     def __init__(self, env: Environment, tools: Tools, cleanup: ExitStack) -> None:
         self.env, self.tools, self.cleanup = env, tools, cleanup
@@ -53,14 +57,69 @@ class DatabaseSource:
         dump = preflight.check_dump_client(self.env, self.tools, self.server)
         return f"PostgreSQL {self.server.version}, {self.server.connection} (dump: {dump})"
 
-    def fingerprints(self) -> Future[dict[Table, Fingerprint]]:
-        """Exports the snapshot, then checksums in it (in the background)."""
+    def hash_lists(self) -> Future[dict[Table, BinaryIO]]:
+        """Exports the snapshot, then spools each table's (primary key, row hash) list, read
+        in it, to a temporary file (in the background: the target lists its rows meanwhile)."""
         self.snapshot = self.session.run_file("snapshot.sql", "exporting a snapshot")[0][0]
         pool = ThreadPoolExecutor(max_workers=1)
         self.cleanup.callback(pool.shutdown)
-        return pool.submit(
-            lambda: {t: fingerprint(self.session, i.rel) for t, i in self.infos.items()}
+        return pool.submit(self._spool_lists)
+
+    def _spool_lists(self) -> dict[Table, BinaryIO]:
+        spooled: dict[Table, BinaryIO] = {}
+        for table, info in self.infos.items():
+            spool = tempfile.TemporaryFile(prefix="promptsync-")
+            self.cleanup.callback(spool.close)
+            reader = CopyOut(
+                self.env,
+                self.session.client,
+                script("hash_list.sql", snapshot=self.snapshot, rel=info.rel),
+                f"listing the row hashes of {table}",
+                self.cleanup,
+            )
+            last = b"\n"
+            for chunk in reader.chunks():
+                spool.write(chunk)
+                last = chunk[-1:]
+            reader.finish()
+            if last != b"\n":
+                raise Failed(f"the row hash list of {table} from {self.name} ended mid-row")
+            spool.seek(0)
+            spooled[table] = spool
+        return spooled
+
+    def fetch(self, table: Table, keys: str, columns: str, stage: str, tgt: Session) -> StreamStats:
+        """Only the rows with these primary keys (a JSON array), read in the snapshot, into
+        the target's staging table. The data is marked complete (\\.) only once the reader
+        has ended well: a reader cut off mid-way fails the target's transaction instead."""
+        reader = CopyOut(
+            self.env,
+            self.session.client,
+            script(
+                "fetch_rows.sql",
+                snapshot=self.snapshot,
+                rel=self.infos[table].rel,
+                cols=columns,
+                keys=keys,
+            ),
+            f"reading the changed rows of {table}",
+            self.cleanup,
         )
+        stats = StreamStats()
+        rows = 0
+        tgt.send(f"COPY {stage} ({columns}) FROM STDIN;\n".encode(), "loading the changed rows")
+        last = b"\n"
+        for chunk in reader.chunks():
+            rows += chunk.count(b"\n")
+            stats.bytes += len(chunk)
+            last = chunk[-1:]
+            tgt.send(chunk, "loading the changed rows")
+        reader.finish()
+        if last != b"\n":
+            raise Failed(f"the changed rows of {table} from {self.name} ended mid-row")
+        tgt.send(END_OF_DATA, "loading the changed rows")
+        stats.rows[stage] = rows
+        return stats
 
     def stream(self, copy_targets: dict[str, str], tgt: Session) -> StreamStats:
         # a partitioned table's rows are in its partitions: dump those into its staging table
@@ -145,6 +204,10 @@ class FileSource:
 
     def how(self) -> str:
         return "snapshot file (checked: row counts and checksums match its header)"
+
+    def hash_lists(self) -> None:
+        """A file carries no list of row hashes: its rows are all staged and compared."""
+        return None
 
     def fingerprints(self) -> Future[dict[Table, Fingerprint]]:
         done: Future[dict[Table, Fingerprint]] = Future()

@@ -1,10 +1,12 @@
 """`promptsync sync SOURCE TARGET`: one verified, atomic promotion of the prompts tables.
 
-  source (a database: checksums inside an exported snapshot, pg_dump --snapshot; or a
-  snapshot file)  ──(COPY data only)──▶  one psql session on the target:
-      BEGIN; load temporary staging tables; check count + checksum against the source;
-      apply only the differences to the live table; check the live checksum; move sequences;
-      COMMIT
+  source: a (key, row hash) list read in an exported snapshot  ──▶  target, in one psql
+  session: BEGIN; list the live rows the same way; plan from the two lists; lock writers out;
+  then the rows to write travel, either only those (delta: COPY (SELECT ... WHERE key ...)
+  in the same snapshot) or the whole table (pg_dump --snapshot), into temporary staging
+  tables; every staged row is checked against the source's list; only the differences are
+  applied and checked; sequences move; COMMIT.
+  (A snapshot file: its checked rows are all staged and compared.)
 A failure anywhere before COMMIT ends the session, and the server rolls everything back.
 """
 
@@ -18,14 +20,24 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_e
 
 from promptsync import diff, guards, history, log, output, preflight, promote, retry, sources
 from promptsync.config import Environment, Settings, Table, environment
-from promptsync.errors import EXIT_DIFFERENCES, EXIT_OK, CommitUnknown, Failed, Refused
-from promptsync.fingerprint import Fingerprint, fingerprint, of_environment
+from promptsync.dumpstream import StreamStats
+from promptsync.errors import (
+    EXIT_DIFFERENCES,
+    EXIT_OK,
+    CommitUnknown,
+    ConfigError,
+    Failed,
+    Refused,
+)
+from promptsync.fingerprint import Fingerprint, of_environment
 from promptsync.session import Session
 from promptsync.tools import Tools, find_tools
 
 PLAN_ROWS = 50  # rows listed per kind of change in a plan
 LOOKUP_SECONDS = 20  # how long to try reaching a target whose COMMIT outcome is unknown
 MASS_DELETE_VARIABLE = "PROMPTSYNC_ALLOW_MASS_DELETE"  # =1: as --allow-mass-delete
+TRANSFER_VARIABLE = "PROMPTSYNC_TRANSFER"  # auto (default), delta or full
+DELTA_SHARE = 0.5  # auto: the delta path while at most this share of the rows is written
 
 
 @dataclass(frozen=True)
@@ -150,9 +162,23 @@ def _attempt(job: Job) -> int:
             + (f" (load: {tgt.choice})" if tgt.choice else "")
         )
 
-        pending = src.fingerprints()  # source and target checksums at the same time
-        target_prints = {t: fingerprint(tgt, i.rel) for t, i in tgt_tables.items()}
-        source_prints = pending.result()
+        # One hash per row per side: the source lists (key, hash) inside its snapshot while
+        # the target lists its live rows, in parallel; the plan joins the two lists.
+        work = promote.Work(job.tables, tgt_tables)
+        lists = src.hash_lists()
+        promote.begin(tgt)
+        promote.list_live(tgt, work)
+        list_bytes = 0
+        if lists is not None:
+            for table, spool in lists.result().items():
+                list_bytes += promote.load_list(tgt, work, table, spool)
+        compared = promote.plan(tgt, work)
+        target_prints = {t: c.live for t, c in compared.items()}
+        source_prints = (
+            {t: c.staged for t, c in compared.items()}
+            if lists is not None
+            else src.fingerprints().result()
+        )
         job.source_prints = source_prints
         for table in job.tables:
             log.info(
@@ -163,9 +189,11 @@ def _attempt(job: Job) -> int:
         output.put("before", {str(t): _print_dict(p) for t, p in target_prints.items()})
         output.put("source_fingerprint", {str(t): _print_dict(p) for t, p in source_prints.items()})
         if source_prints == target_prints:
+            tgt.run("ROLLBACK;", "ending the comparison")
             if opts.listing_only:
                 diff.report([diff.TableDiff(t, tgt_tables[t].pk) for t in job.tables], PLAN_ROWS)
             output.put("result", "in sync")
+            output.put("transfer", {"path": "none", "list_bytes": list_bytes, "bytes": 0})
             log.info(f"{tgt_env.name} already matches {src.name}: nothing to do")
             if opts.force and not opts.dry_run:
                 _catch_up_sequences(tgt, tgt_tables)
@@ -180,8 +208,11 @@ def _attempt(job: Job) -> int:
         for table in job.tables:
             guards.check_empty(src.name, table, source_prints[table].rows, opts.allow_empty)
 
-        work = promote.Work(job.tables, tgt_tables)
-        promote.begin(tgt)
+        confirming = opts.interactive and not opts.yes and not opts.dry_run
+        if not (opts.dry_run or confirming):
+            # writers wait from here to COMMIT; readers never
+            compared = _lock_and_replan(tgt, work, compared, lists is not None)
+        delta = lists is not None and _delta_wanted(job, compared)
         for table in job.tables:
             tgt.run_file(
                 "stage.sql",
@@ -190,36 +221,60 @@ def _attempt(job: Job) -> int:
                 stage=work.stage(table),
             )
         loaded_at = time.monotonic()
-        copy_targets = {src_tables[t].rel: work.stage(t) for t in job.tables}
-        stats = src.stream(copy_targets, tgt)
-        tgt.run("", "loading the staged rows")  # returns when psql has finished the COPY
+        if delta:
+            assert isinstance(src, sources.DatabaseSource)
+            stats = StreamStats()
+            for table in job.tables:
+                keys, columns = promote.fetch_keys(tgt, work, table)
+                got = src.fetch(table, keys, columns, work.stage(table), tgt)
+                stats.rows.update(got.rows)
+                stats.bytes += got.bytes
+            tgt.run("", "loading the changed rows")
+        else:
+            copy_targets = {src_tables[t].rel: work.stage(t) for t in job.tables}
+            stats = src.stream(copy_targets, tgt)
+            tgt.run("", "loading the staged rows")  # returns when psql has finished the COPY
         src.close()
         load_seconds = time.monotonic() - loaded_at
+        path = "delta" if delta else "full"
         log.info(
             f"staged {stats.total_rows:,} rows ({log.human_bytes(stats.bytes)}) in "
-            f"{load_seconds:.1f} s"
+            f"{load_seconds:.1f} s by {_path_name(path)}"
+            + (f"; the row hash list was {log.human_bytes(list_bytes)}" if list_bytes else "")
         )
         output.put(
             "staged",
             {"rows": stats.total_rows, "bytes": stats.bytes, "seconds": round(load_seconds, 3)},
         )
+        output.put(
+            "transfer",
+            {"path": path, "list_bytes": list_bytes, "bytes": stats.bytes + list_bytes},
+        )
 
-        confirming = opts.interactive and not opts.yes and not opts.dry_run
-        if not (opts.dry_run or confirming):
-            promote.lock_tables(tgt, work)  # writers wait from here to COMMIT; readers never
-        compared = promote.compare(tgt, work)
-        for table, found in compared.items():
-            if found.staged != source_prints[table]:
-                raise Failed(
-                    f"{table}: the staged rows ({found.staged}) do not match {src.name} "
-                    f"({source_prints[table]}); nothing was applied"
-                )
-        log.info("staged rows match the source (row count and checksum)")
+        if delta:
+            promote.check_fetched(tgt, work, src.name)
+            log.info("the changed rows match the source's list (row by row)")
+        else:
+            compared = promote.compare(tgt, work, listed=True)
+            for table, found in compared.items():
+                if found.staged != source_prints[table]:
+                    raise Failed(
+                        f"{table}: the staged rows ({found.staged}) do not match {src.name} "
+                        f"({source_prints[table]}); nothing was applied"
+                    )
+            log.info("staged rows match the source (row count and checksum)")
         plan = {t: c.plan for t, c in compared.items()}
         output.put("plan", {str(t): c.as_dict() for t, c in plan.items()})
 
         if opts.dry_run or (opts.interactive and not opts.yes):
-            listing = diff.staged(tgt, tgt_tables, {t: work.stage(t) for t in job.tables})
+            stages = (
+                promote.listing_views(tgt, work)
+                if delta
+                else {t: work.stage(t) for t in job.tables}
+            )
+            listing = diff.staged(tgt, tgt_tables, stages)
+            if delta:
+                promote.drop_views(tgt, work)
             if not opts.listing_only:
                 _print_plan(plan, tgt_env.name)
             diff.report(listing, PLAN_ROWS)
@@ -237,8 +292,13 @@ def _attempt(job: Job) -> int:
         if confirming:
             promote.confirmed(tgt)
             # writers were free while the question was open: lock them out, compare again
-            promote.lock_tables(tgt, work)
-            compared = promote.compare(tgt, work)
+            if delta:
+                compared = _lock_and_replan(tgt, work, compared, True)
+                promote.check_fetched(tgt, work, src.name)
+            else:
+                promote.lock_tables(tgt, work)
+                promote.refresh(tgt, work)
+                compared = promote.compare(tgt, work, listed=True)
             refusal = _guard(job, tgt, work, compared)
             if refusal:
                 raise refusal
@@ -264,6 +324,46 @@ def _attempt(job: Job) -> int:
         )
         promote.report(tgt_env.name, changes, source_prints)
         return EXIT_OK
+
+
+def _lock_and_replan(
+    tgt: Session, work: promote.Work, compared: dict, listed: bool
+) -> dict[Table, promote.Comparison]:
+    """Lock writers out, bring the live lists up to date (only rows written since they were
+    made are read again) and plan again when any were."""
+    promote.lock_tables(tgt, work)
+    went, read = promote.refresh(tgt, work)
+    if went or read:
+        log.info(
+            f"{tgt.label} was written while it was listed ({went:,} listed rows updated or "
+            f"deleted, {read:,} rows new or updated): those were read again"
+        )
+        if listed:
+            return promote.plan(tgt, work)
+    return compared
+
+
+def _delta_wanted(job: Job, compared: dict[Table, promote.Comparison]) -> bool:
+    """Ship only the rows that differ, or the whole dump? PROMPTSYNC_TRANSFER=delta or full
+    decides; by default (auto) the delta path runs while the rows to write are at most
+    DELTA_SHARE of the source's, where it costs less than a full dump (docs/benchmarks.md)."""
+    choice = (job.settings.get(TRANSFER_VARIABLE) or "auto").strip().lower()
+    if choice not in ("auto", "delta", "full"):
+        raise ConfigError(f"{TRANSFER_VARIABLE} must be auto, delta or full, not {choice!r}")
+    wanted = sum(c.plan.inserted + c.plan.updated for c in compared.values())
+    rows = sum(c.staged.rows for c in compared.values())
+    share = wanted / rows if rows else 0.0
+    delta = choice == "delta" or (choice == "auto" and share <= DELTA_SHARE)
+    log.info(
+        f"{wanted:,} of {rows:,} rows to write ({share:.1%}): "
+        + ("only those travel" if delta else "the full dump travels")
+        + ("" if choice == "auto" else f" ({TRANSFER_VARIABLE}={choice})")
+    )
+    return delta
+
+
+def _path_name(path: str) -> str:
+    return {"delta": "delta transfer (changed rows only)", "full": "full dump"}[path]
 
 
 def _catch_up_sequences(tgt: Session, infos: dict[Table, preflight.TableInfo]) -> None:

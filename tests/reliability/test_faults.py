@@ -3,9 +3,10 @@ user can rely on", "Exit codes"): whatever breaks, the target ends EXACTLY as it
 or EXACTLY like the source (exit 0), readers are never blocked and never see a partial table,
 and no password shows up in argv or output.
 
-Faults come from a pg_dump stand-in generated into tmp_path (see `fault_bin`): it runs the real
-pg_dump and, once a given number of bytes of COPY data went through, kills itself, pauses until
-the test lets it go on, ends early with status 0, or drops or alters one row.
+Faults come from a pg_dump or psql stand-in generated into tmp_path (see `fault_bin`): it runs
+the real tool and, once a given number of bytes of COPY data went through, kills itself, pauses
+until the test lets it go on, ends early with status 0, or drops or alters one row. The psql
+stand-in breaks the reader of a delta transfer: the only psql whose output grows that large.
 """
 
 from __future__ import annotations
@@ -128,7 +129,7 @@ child = subprocess.Popen(  # dies with us (PR_SET_PDEATHSIG), like the real pg_d
 )
 out = sys.stdout.buffer
 sent = 0
-in_copy = False
+in_copy = TOOL == "psql"  # a psql's output is query results, or the COPY data of a reader
 for line in child.stdout:
     if armed and in_copy and line != b"\\.\n" and sent + len(line) > AFTER:
         armed = False
@@ -154,12 +155,14 @@ for line in child.stdout:
             fields = line.split(b"\t")
             fields[5] = (b"0" if fields[5][:1] != b"0" else b"1") + fields[5][1:]
             line = b"\t".join(fields)
-    if line.startswith(b"COPY "):
+    if TOOL == "pg_dump" and line.startswith(b"COPY "):
         in_copy = True
-    elif line == b"\\.\n":
+    elif TOOL == "pg_dump" and line == b"\\.\n":
         in_copy = False
     out.write(line)
     sent += len(line)
+    if TOOL == "psql":
+        out.flush()  # a session waits for each result
 out.flush()
 code = child.wait()
 sys.exit(code if code >= 0 else 128 - code)
@@ -167,9 +170,12 @@ sys.exit(code if code >= 0 else 128 - code)
 
 
 class FaultBin:
-    """A directory with a fault-injecting `pg_dump` and a symlink to the real `psql`."""
+    """A directory with a fault-injecting `tool` (pg_dump or psql) and a symlink to the real
+    other one."""
 
-    def __init__(self, path: Path, real_bindir: Path, mode: str, after: int) -> None:
+    def __init__(
+        self, path: Path, real_bindir: Path, mode: str, after: int, tool: str = "pg_dump"
+    ) -> None:
         self.path = path
         self.marker = path / "fault-hit"
         self.release = path / "fault-release"
@@ -177,14 +183,15 @@ class FaultBin:
         header = (
             f"#!{sys.executable} -S\n"
             "import ctypes, os, signal, subprocess, sys, time\n"
-            f"REAL = {str(real_bindir / 'pg_dump')!r}\n"
+            f"REAL = {str(real_bindir / tool)!r}\nTOOL = {tool!r}\n"
             f"MODE = {mode!r}\nAFTER = {after!r}\n"
             f"MARKER = {str(self.marker)!r}\nRELEASE = {str(self.release)!r}\n"
         )
-        dump = path / "pg_dump"
-        dump.write_text(header + WRAPPER_BODY)
-        dump.chmod(0o755)
-        (path / "psql").symlink_to(real_bindir / "psql")
+        wrapper = path / tool
+        wrapper.write_text(header + WRAPPER_BODY)
+        wrapper.chmod(0o755)
+        other = "psql" if tool == "pg_dump" else "pg_dump"
+        (path / other).symlink_to(real_bindir / other)
 
     @property
     def hit(self) -> bool:
@@ -196,15 +203,19 @@ class FaultBin:
     kill = let_go  # at teardown: never leave a paused pg_dump behind
 
 
-def fault_bin(cluster, tmp_path: Path, mode: str, after: int, *, docker: bool = False):
+def fault_bin(
+    cluster, tmp_path: Path, mode: str, after: int, *, docker: bool = False, tool: str = "pg_dump"
+):
     """The wrapper directory and the environment that makes promptsync use it: for a direct
     connection through PROMPTSYNC_PG_BIN, for the local container through FAKE_DOCKER_PGBIN
     (the stand-in tests/bin/docker: a real engine cannot swap the container's pg_dump for one
     that fails after N bytes; a container stopped mid-dump is in test_docker_engine.py)."""
     server = cluster.servers["local" if docker else "staging"]
-    fb = FaultBin(tmp_path / f"fault-{mode}", Path(server.bindir), mode, after)
+    fb = FaultBin(tmp_path / f"fault-{mode}", Path(server.bindir), mode, after, tool)
     var = "FAKE_DOCKER_PGBIN" if docker else "PROMPTSYNC_PG_BIN"
-    return fb, {var: str(fb.path)}
+    # pg_dump runs on the full path only; the delta path's reader is a psql
+    path = "full" if tool == "pg_dump" else "delta"
+    return fb, {var: str(fb.path), "PROMPTSYNC_TRANSFER": path}
 
 
 # --------------------------------------------------------------------------------------------
@@ -395,6 +406,79 @@ def test_dump_that_lies_is_caught_by_the_check(cluster, tmp_path, mode):
     assert cluster.state("production") == before
     expected = "ended in the middle" if mode == "truncate" else "do not match"
     assert expected in result.stderr, result.stderr
+
+
+# 1b. the same faults in the reader of a delta transfer (psql's COPY of the changed rows)
+
+READER_AFTER = 400_000  # past the list of row hashes (~200 KB), inside the changed rows (~700 KB)
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "docker"),
+    [("staging", "production", False), ("local", "staging", True)],
+    ids=["direct", "docker"],
+)
+def test_delta_reader_killed_mid_copy_leaves_target_unchanged(
+    cluster, tmp_path, source, target, docker
+):
+    before, _ = seed_pair(cluster, source, target, 5000)
+    fb, extra = fault_bin(cluster, tmp_path, "kill", READER_AFTER, docker=docker, tool="psql")
+
+    result = cluster.run("sync", source, target, "--force", env=cluster.env(**extra), timeout=60)
+
+    assert fb.hit, "the fault was never injected"
+    assert result.returncode == OLD, result.stderr
+    assert cluster.state(target) == before
+    assert re.search(
+        r"reading the changed rows of public\.prompts on \S+ failed: killed by signal 9",
+        result.stderr,
+    ), result.stderr
+    no_sessions_left(cluster, source, target)
+
+
+@pytest.mark.parametrize("mode", ["truncate", "drop", "alter"])
+def test_delta_reader_that_lies_is_caught_row_by_row(cluster, tmp_path, mode):
+    """The reader exits 0 but its rows end early, miss one or carry a changed byte: each staged
+    row is checked against the source's list, and nothing is applied."""
+    before, _ = seed_pair(cluster, "staging", "production", 5000)
+    fb, extra = fault_bin(cluster, tmp_path, mode, READER_AFTER, tool="psql")
+
+    result = cluster.run(
+        "sync", "staging", "production", "--force", env=cluster.env(**extra), timeout=60
+    )
+
+    assert fb.hit, "the fault was never injected"
+    assert result.returncode == OLD, result.stderr
+    assert cluster.state("production") == before
+    assert "only those travel" in result.stderr, result.stderr
+    assert re.search(r"do not match its list|ended mid-row", result.stderr), (
+        result.stderr
+    )
+
+
+def test_source_written_during_a_delta_is_read_as_of_its_snapshot(cluster, tmp_path):
+    """Rows committed on the source while its changed rows travel are not mixed in: the
+    target gets the source exactly as it was when the sync read its list."""
+    _, source_rows = seed_pair(cluster, "staging", "production", 5000)
+    fb, extra = fault_bin(cluster, tmp_path, "pause", READER_AFTER, tool="psql")
+    run = Running(cluster, "sync", "staging", "production", "--force", env=cluster.env(**extra))
+    try:
+        wait_until(lambda: fb.hit, 60, "the reader to pause mid-copy")
+        # a changed row and an unchanged one, and a new row, committed mid-transfer
+        cluster.sql(
+            "staging",
+            "UPDATE public.prompts SET body = 'edited meanwhile' WHERE id IN (20, 21);"
+            "INSERT INTO public.prompts (id, name, prompt_type, body) "
+            "VALUES (99999, 'added meanwhile', 'system', 'x');",
+        )
+    finally:
+        fb.let_go()
+    code = run.finish(60)
+
+    assert code == NEW, run.stderr
+    assert "by delta transfer" in run.stderr
+    assert cluster.rows("production") == source_rows
+    assert cluster.rows("staging") != source_rows  # the edit is there, for the next sync
 
 
 # --------------------------------------------------------------------------------------------

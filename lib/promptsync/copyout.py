@@ -1,0 +1,104 @@
+"""COPY data out of a source through a psql of its own, for a delta transfer.
+
+The source's snapshot session (sources.DatabaseSource) exports a snapshot; each reader here
+is one more psql that imports it (SET TRANSACTION SNAPSHOT) and runs one COPY ... TO STDOUT,
+so its standard output is that COPY data and nothing else, read in chunks. A reader that
+ends with anything but exit status 0 (killed, cut off, an error) is a failure, raised before
+the data is ever marked complete on the target: the target's transaction is then rolled
+back.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from collections import deque
+from collections.abc import Iterator
+from contextlib import ExitStack
+
+from promptsync import argv
+from promptsync.config import Environment
+from promptsync.errors import Failed
+from promptsync.session import TRANSIENT, child_environ, psql_literal, reason, sql_text
+from promptsync.tools import Client
+
+CHUNK = 1 << 20
+
+
+def script(filename: str, /, **variables: object) -> bytes:
+    """session.sql's settings, the psql variables, then sql/`filename`."""
+    setting = "".join(f"\\set {k} {psql_literal(v)}\n" for k, v in variables.items())
+    return (sql_text("session.sql") + setting + sql_text(filename)).encode()
+
+
+class CopyOut:
+    """One psql running `script` on `env`; `chunks()` yields its standard output."""
+
+    def __init__(
+        self,
+        env: Environment,
+        client: Client | None,
+        sql: bytes,
+        doing: str,
+        cleanup: ExitStack,
+    ) -> None:
+        self.env, self.doing = env, doing
+        self.bytes = 0
+        self.proc = subprocess.Popen(
+            argv.psql(env, client.psql if client else "psql"),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=child_environ(env),
+            start_new_session=True,
+        )
+        cleanup.callback(self._reap)
+        self._errors: deque[str] = deque(maxlen=50)
+        self._threads = [
+            threading.Thread(target=self._feed, args=(sql,), daemon=True),
+            threading.Thread(target=self._drain, daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _feed(self, sql: bytes) -> None:
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(sql)
+            self.proc.stdin.close()
+        except (BrokenPipeError, OSError, ValueError):
+            pass  # psql ended early: its exit status and stderr say why
+
+    def _drain(self) -> None:
+        assert self.proc.stderr is not None
+        for raw in self.proc.stderr:
+            self._errors.append(raw.decode("utf-8", "replace").rstrip())
+
+    def chunks(self) -> Iterator[bytes]:
+        assert self.proc.stdout is not None
+        while chunk := self.proc.stdout.read1(CHUNK):
+            self.bytes += len(chunk)
+            yield chunk
+
+    def finish(self) -> None:
+        """Wait for psql; raise unless it ended with exit status 0."""
+        code = self.proc.wait()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        if code == 0:
+            return
+        why = reason(list(self._errors)) if self._errors else f"exit status {code}"
+        if code < 0:
+            why = f"killed by signal {-code}" + (f" ({why})" if self._errors else "")
+        raise Failed(
+            f"{self.doing} on {self.env.name} failed: {why}; nothing was applied",
+            transient=bool(self._errors) and bool(TRANSIENT.search(why)),
+        )
+
+    def _reap(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        for pipe in (self.proc.stdout, self.proc.stderr):
+            if pipe:
+                pipe.close()

@@ -1,0 +1,20 @@
+-- The source's side of a delta transfer: one COPY line per row of :rel, read in the exported
+-- snapshot :'snapshot' (the same rows pg_dump or the row fetch reads): the primary key
+-- columns, then the row's hash, computed exactly as fingerprint.sql computes it (columns in
+-- name order, as text, md5). Runs in its own psql, whose standard output is only this COPY
+-- data; session.sql runs first. Variables: :'snapshot', :'rel'.
+BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
+SET TRANSACTION SNAPSHOT :'snapshot';
+SELECT pg_catalog.string_agg(pg_catalog.format('%I', attname), ', ' ORDER BY attname COLLATE "C")
+       AS cols
+  FROM pg_catalog.pg_attribute
+ WHERE attrelid = :'rel'::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated = ''
+\gset hl_
+SELECT pg_catalog.string_agg(pg_catalog.format('t.%I', a.attname), ', ' ORDER BY k.ord) AS keys
+  FROM pg_catalog.pg_index i
+ CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+  JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+ WHERE i.indrelid = :'rel'::regclass AND i.indisprimary
+\gset hl_
+COPY (SELECT :hl_keys, pg_catalog.md5(ROW(:hl_cols)::text) FROM :rel AS t) TO STDOUT;
+COMMIT;
