@@ -170,11 +170,10 @@ class Bench:
             self.dump_argv(), self.source_env, self.load_argv(), self.target_env
         )
 
-    def promptsync(self, *args: str, expect: int = 0) -> Run:
+    def promptsync(self, *args: str, expect: int = 0, transfer: str = "auto") -> Run:
         tails = [serverlog.Tail(s) for s in (self.source, self.target)] if self.traced else []
-        run = measure.run_python(
-            ["-m", "promptsync", *args], self.promptsync_env, self.workdir
-        ).check(expect)
+        env = self.promptsync_env | {"PROMPTSYNC_TRANSFER": transfer}
+        run = measure.run_python(["-m", "promptsync", *args], env, self.workdir).check(expect)
         statements = sorted((s for t in tails for s in t.read()), key=lambda s: s.ended)
         run.statements = [
             {"at": s.ended - run.wall_started, "server": s.server, "ms": s.ms, "name": s.name}
@@ -182,8 +181,10 @@ class Bench:
         ]
         return run
 
-    def sync(self) -> tuple[Run, dict]:
-        run = self.promptsync("sync", SOURCE_ENV, TARGET_ENV, "--force", "--yes", "--json")
+    def sync(self, transfer: str = "auto") -> tuple[Run, dict]:
+        run = self.promptsync(
+            "sync", SOURCE_ENV, TARGET_ENV, "--force", "--yes", "--json", transfer=transfer
+        )
         return run, json.loads(run.stdout)
 
     def oldway(self, method: str) -> tuple[Run, dict]:
@@ -216,30 +217,39 @@ class Bench:
         record("floor", self.floor())
         self.expect_copy("floor", "floor")
 
-        self.empty_target()
-        run, doc = self.sync()
-        record("ps_all", run.seconds, run, applied=doc.get("applied"), staged=doc.get("staged"))
-        result["steps"]["ps_all"] = run.lines
-        result["server"]["ps_all"] = run.statements
-        self.expect_copy("promptsync, every row differs")
-
-        self.change_every_row()
-        run, doc = self.sync()
-        record("ps_full", run.seconds, run, applied=doc.get("applied"), staged=doc.get("staged"))
-        result["steps"]["ps_full"] = run.lines
-        result["server"]["ps_full"] = run.statements
-        self.expect_copy("promptsync, every row differs (target holding other rows)")
-
-        self.change_one_percent()
-        run, doc = self.sync()
-        record("ps_one", run.seconds, run, applied=doc.get("applied"), staged=doc.get("staged"))
-        result["steps"]["ps_one"] = run.lines
-        result["server"]["ps_one"] = run.statements
-        self.expect_copy("promptsync, 1% differs")
+        # each case by the path promptsync chooses, then by the other one (PROMPTSYNC_TRANSFER)
+        for key, reset, transfer, label in (
+            ("ps_all", self.empty_target, "auto", "every row differs"),
+            ("ps_all_delta", self.empty_target, "delta", "every row differs"),
+            ("ps_full", self.change_every_row, "auto", "every row differs (other rows)"),
+            ("ps_full_delta", self.change_every_row, "delta", "every row differs (other rows)"),
+            ("ps_one", self.change_one_percent, "auto", "1% differs"),
+            ("ps_one_full", self.change_one_percent, "full", "1% differs"),
+        ):
+            reset()
+            run, doc = self.sync(transfer)
+            record(
+                key,
+                run.seconds,
+                run,
+                applied=doc.get("applied"),
+                staged=doc.get("staged"),
+                transfer=doc.get("transfer"),
+            )
+            result["steps"][key] = run.lines
+            result["server"][key] = run.statements
+            self.expect_copy(f"promptsync, {label}, {transfer}")
 
         self.settle()
         run, doc = self.sync()
-        record("ps_none", run.seconds, run, result=doc.get("result"), staged=doc.get("staged"))
+        record(
+            "ps_none",
+            run.seconds,
+            run,
+            result=doc.get("result"),
+            staged=doc.get("staged"),
+            transfer=doc.get("transfer"),
+        )
         result["steps"]["ps_none"] = run.lines
         result["server"]["ps_none"] = run.statements
 

@@ -31,6 +31,15 @@ ENTRY = re.compile(
 # What each statement is, by how its text starts (sql/*.sql, pg_dump).
 NAMES = (
     ("SELECT pg_catalog.count(*),", "checksum of a table (fingerprint.sql)"),
+    ("COPY (SELECT t.", "list (key, row hash) in the snapshot (hash_list.sql)"),
+    ("COPY (SELECT ", "read only the changed rows (fetch_rows.sql)"),
+    ("DO $live$", "list the live rows (hash_live.sql), in all:"),
+    ("CREATE TEMPORARY TABLE pg_temp.promptsync_live", "  hash the live rows"),
+    ("COPY pg_temp.promptsync_src", "load the source's list: COPY ... FROM STDIN"),
+    ("DO $plan$", "plan from the two lists (plan.sql)"),
+    ("DO $refresh$", "re-read rows written since the listing (hash_refresh.sql)"),
+    ("DO $keys$", "the keys of the rows to fetch (fetch_keys.sql)"),
+    ("DO $fetched$", "check each fetched row against the list (check_fetched.sql)"),
     ("COPY public.", "pg_dump: COPY ... TO stdout"),
     ("COPY pg_temp.", "load the staging table: COPY ... FROM STDIN"),
     ("DO $compare$", "compare.sql, in all:"),
