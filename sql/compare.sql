@@ -43,6 +43,7 @@ BEGIN
     cmp, merged_keys, keys, by_name, stage, live_hashes,
     pg_temp.promptsync_key_match(live, 's', 'l'));
 
+  EXECUTE format('ANALYZE %s', cmp);  -- row estimates for the apply's joins
   EXECUTE format(
     'SELECT concat_ws('' '', count(promptsync_staged),'
     '   coalesce(sum((''x'' || left(promptsync_staged, 16))::bit(64)::bigint), 0),'

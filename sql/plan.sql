@@ -17,8 +17,6 @@ DECLARE
   result text;
 BEGIN
   EXECUTE format('DROP TABLE IF EXISTS %s', cmp);  -- planned again once writers are out
-  EXECUTE format('ANALYZE %s', current_setting('promptsync.src'));
-  EXECUTE format('ANALYZE %s', current_setting('promptsync.live'));
   EXECUTE format(
     'CREATE TEMPORARY TABLE %1$s ON COMMIT DROP AS'
     ' SELECT %2$s, s.promptsync_hash AS promptsync_staged, l.promptsync_hash AS promptsync_live'
@@ -26,6 +24,8 @@ BEGIN
     cmp, pg_temp.promptsync_keys(live, 'coalesce(s.%1$I, l.%1$I) AS %1$I'),
     current_setting('promptsync.src'), current_setting('promptsync.live'),
     pg_temp.promptsync_key_match(live, 's', 'l'));
+  -- row estimates for the apply's joins: it reads only the rows that differ
+  EXECUTE format('ANALYZE %s', cmp);
   EXECUTE format(
     'SELECT concat_ws('' '', count(promptsync_staged),'
     '   coalesce(sum((''x'' || left(promptsync_staged, 16))::bit(64)::bigint), 0),'
