@@ -30,6 +30,31 @@ RETURNS text LANGUAGE sql STABLE AS $$
   SELECT replace(pg_temp.promptsync_keys(rel, a || '.%1$I = ' || b || '.%1$I'), ', ', ' AND ')
 $$;
 
+-- What compare.sql and plan.sql return about a comparison table (key columns,
+-- promptsync_staged, promptsync_live): the staged row count and the two sums of its row
+-- hashes (as fingerprint.sql sums them), how many rows the apply would insert, update and
+-- delete, and the live row count and two sums, in one line.
+CREATE FUNCTION pg_temp.promptsync_summary(cmp text)
+RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+  result text;
+BEGIN
+  EXECUTE format(
+    'SELECT concat_ws('' '', count(promptsync_staged),'
+    '   coalesce(sum((''x'' || left(promptsync_staged, 16))::bit(64)::bigint), 0),'
+    '   coalesce(sum((''x'' || right(promptsync_staged, 16))::bit(64)::bigint), 0),'
+    '   count(*) FILTER (WHERE promptsync_live IS NULL),'
+    '   count(*) FILTER (WHERE promptsync_staged <> promptsync_live),'
+    '   count(*) FILTER (WHERE promptsync_staged IS NULL),'
+    '   count(promptsync_live),'
+    '   coalesce(sum((''x'' || left(promptsync_live, 16))::bit(64)::bigint), 0),'
+    '   coalesce(sum((''x'' || right(promptsync_live, 16))::bit(64)::bigint), 0))'
+    '  FROM %s', cmp)
+    INTO result;
+  RETURN result;
+END
+$$;
+
 -- One step of the apply on one table: 'D' deletes the rows the stage lacks, 'I' inserts the
 -- rows the live table lacks, 'U' rewrites the changed rows. Works from compare.sql's :cmp.
 -- Returns how many rows it wrote. `rel` is the quoted, qualified name.

@@ -26,18 +26,7 @@ BEGIN
     pg_temp.promptsync_key_match(live, 's', 'l'));
   -- row estimates for the apply's joins: it reads only the rows that differ
   EXECUTE format('ANALYZE %s', cmp);
-  EXECUTE format(
-    'SELECT concat_ws('' '', count(promptsync_staged),'
-    '   coalesce(sum((''x'' || left(promptsync_staged, 16))::bit(64)::bigint), 0),'
-    '   coalesce(sum((''x'' || right(promptsync_staged, 16))::bit(64)::bigint), 0),'
-    '   count(*) FILTER (WHERE promptsync_live IS NULL),'
-    '   count(*) FILTER (WHERE promptsync_staged <> promptsync_live),'
-    '   count(*) FILTER (WHERE promptsync_staged IS NULL),'
-    '   count(promptsync_live),'
-    '   coalesce(sum((''x'' || left(promptsync_live, 16))::bit(64)::bigint), 0),'
-    '   coalesce(sum((''x'' || right(promptsync_live, 16))::bit(64)::bigint), 0))'
-    '  FROM %s', cmp)
-    INTO result;
+  result := pg_temp.promptsync_summary(cmp);
   PERFORM set_config('promptsync.result', result, true);
 END
 $plan$;

@@ -10,16 +10,14 @@ back.
 
 from __future__ import annotations
 
-import subprocess
 import threading
 from collections import deque
 from collections.abc import Iterator
 from contextlib import ExitStack
 
-from promptsync import argv
 from promptsync.config import Environment
 from promptsync.errors import Failed
-from promptsync.session import TRANSIENT, child_environ, psql_literal, reason, sql_text
+from promptsync.session import TRANSIENT, psql_literal, reason, spawn_psql, sql_text
 from promptsync.tools import Client
 
 CHUNK = 1 << 20
@@ -44,14 +42,7 @@ class CopyOut:
     ) -> None:
         self.env, self.doing = env, doing
         self.bytes = 0
-        self.proc = subprocess.Popen(
-            argv.psql(env, client.psql if client else "psql"),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=child_environ(env),
-            start_new_session=True,
-        )
+        self.proc = spawn_psql(env, client)
         cleanup.callback(self._reap)
         self._errors: deque[str] = deque(maxlen=50)
         self._threads = [

@@ -46,6 +46,20 @@ def child_environ(env: Environment) -> dict[str, str]:
     return {**base, **argv.child_env(env)}
 
 
+def spawn_psql(env: Environment, client: Client | None) -> subprocess.Popen[bytes]:
+    """psql on `env` reading its script from stdin, from `client` (None: the container's or
+    PATH's), with pipes for all three streams and the password only in its environment."""
+    return subprocess.Popen(
+        argv.psql(env, client.psql if client else "psql"),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=child_environ(env),
+        start_new_session=True,  # Ctrl-C reaches us; we decide how the session ends
+        bufsize=1 << 20,
+    )
+
+
 def psql_literal(value: object) -> str:
     """A psql meta-command argument in single quotes (used with \\set)."""
     text = str(value)
@@ -83,15 +97,7 @@ class Session:
         self._stderr: deque[str] = deque(maxlen=200)
         self._count = 0
         self._token = uuid.uuid4().hex
-        self.proc = subprocess.Popen(
-            argv.psql(env, client.psql if client else "psql"),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=child_environ(env),
-            start_new_session=True,  # Ctrl-C reaches us; we decide how the session ends
-            bufsize=1 << 20,
-        )
+        self.proc = spawn_psql(env, client)
         self._reader = threading.Thread(target=self._drain, daemon=True)
         self._reader.start()
 

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from psqlpipe import PsqlPipe
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -427,35 +429,10 @@ def test_writers_wait_for_the_apply_readers_never_do(cluster):
     put_range(cluster, "staging", 1, 50)
     put_range(cluster, "production", 1, 50)
     cluster.sql("staging", "UPDATE prompts SET body = 'from staging' WHERE id <= 5")
-    server = cluster.servers["production"]
-    admin = subprocess.Popen(
-        [
-            str(server.bindir / "psql"),
-            "-X",
-            "-q",
-            "-A",
-            "-t",
-            "-h",
-            str(server.socket_dir),
-            "-p",
-            str(server.port),
-            "-U",
-            server.user,
-            "-d",
-            server.dbname,
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    admin = PsqlPipe(cluster.servers["production"], "admin")
     try:
-        assert admin.stdin and admin.stdout
         # an admin is editing prompt 30 (a row the sync would not change) in an open transaction
-        admin.stdin.write(
-            "BEGIN; UPDATE prompts SET body = 'admin edit' WHERE id = 30; SELECT 'ready';\n"
-        )
-        admin.stdin.flush()
-        assert admin.stdout.readline().strip() == "ready"
+        admin.query("BEGIN; UPDATE prompts SET body = 'admin edit' WHERE id = 30;")
         sync = cluster.popen("sync", "staging", "production", "--force")
         waiting = ""
         deadline = time.monotonic() + 30
@@ -476,13 +453,11 @@ def test_writers_wait_for_the_apply_readers_never_do(cluster):
             value(cluster, "production", "SET lock_timeout = '1s'; SELECT count(*) FROM prompts")
             == "50"
         )
-        admin.stdin.write("COMMIT;\n")
-        admin.stdin.flush()
+        admin.query("COMMIT;")
         out, err = sync.communicate(timeout=60)
         assert sync.returncode == 0, err
     finally:
         admin.kill()
-        admin.wait()
     # the admin's committed edit was seen by the comparison: the copy is exact
     assert cluster.rows("production") == cluster.rows("staging")
 

@@ -6,12 +6,12 @@ many bytes moved, and re-read only the rows a writer changed before the lock."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import time
 
 import pytest
 from test_sync import HOSTILE, bulk, canonical_rows, ok, seed
+
+from psqlpipe import PsqlPipe
 
 pytestmark = pytest.mark.integration
 
@@ -112,32 +112,6 @@ def test_dry_run_lists_the_same_rows_on_both_paths(cluster, path):
     assert "  - id=999" in result.stdout
 
 
-def psql_writer(server) -> subprocess.Popen[str]:
-    """A second client of the target, holding a transaction open (an admin's edit)."""
-    return subprocess.Popen(
-        [
-            str(server.bindir / "psql"),
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-h",
-            str(server.socket_dir),
-            "-p",
-            str(server.port),
-            "-U",
-            server.user,
-            "-d",
-            server.dbname,
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PGPASSWORD": server.password},
-    )
-
-
 @pytest.mark.parametrize("path", ["delta", "full"])
 def test_rows_written_on_the_target_before_the_lock_are_read_again(cluster, path):
     """The target's rows are listed without blocking anyone; a writer that commits while the
@@ -146,14 +120,12 @@ def test_rows_written_on_the_target_before_the_lock_are_read_again(cluster, path
     bulk(cluster, "local", 200)
     bulk(cluster, "staging", 200)
     cluster.sql("local", "UPDATE prompts SET body = 'new' WHERE id IN (1, 2)")
-    writer = psql_writer(cluster.servers["staging"])
-    assert writer.stdin is not None
-    writer.stdin.write(
-        "BEGIN;\nUPDATE prompts SET body = 'edited' WHERE id = 50;\n"
-        "DELETE FROM prompts WHERE id = 60;\n"
-        "INSERT INTO prompts (id, name, prompt_type, body) VALUES (500, 'n', 'system', 'b');\n"
+    writer = PsqlPipe(cluster.servers["staging"], "admin")
+    writer.query(
+        "BEGIN; UPDATE prompts SET body = 'edited' WHERE id = 50;"
+        "DELETE FROM prompts WHERE id = 60;"
+        "INSERT INTO prompts (id, name, prompt_type, body) VALUES (500, 'n', 'system', 'b');"
     )
-    writer.stdin.flush()
     sync = cluster.popen(
         "sync", "local", "staging", "--force", env=cluster.env(PROMPTSYNC_TRANSFER=path)
     )
@@ -166,8 +138,7 @@ def test_rows_written_on_the_target_before_the_lock_are_read_again(cluster, path
             assert sync.poll() is None, sync.communicate()
             assert time.monotonic() < deadline, "the sync never waited for the writer"
             time.sleep(0.02)
-        writer.stdin.write("COMMIT;\n")
-        writer.stdin.close()
+        writer.query("COMMIT;")
         out, err = sync.communicate(timeout=60)
     finally:
         if sync.poll() is None:
