@@ -271,6 +271,20 @@ def findings(result: dict) -> list[str]:
             "COMMIT compares only the touched rows byte for byte): "
             f"{sum(s['ms'] for s in hashing) / 1000:.2f} s of server time."
         )
+    if all(
+        "seconds" in m.get(k, {}) for k in ("ps_one", "ps_one_full", "ps_full", "ps_full_delta")
+    ):
+        # each path's cost as a line through its 1% and 100% points (target holding rows)
+        d1, d100 = m["ps_one"]["seconds"], m["ps_full_delta"]["seconds"]
+        f1, f100 = m["ps_one_full"]["seconds"], m["ps_full"]["seconds"]
+        slope = (d100 - d1) - (f100 - f1)
+        share = 0.01 + 0.99 * (f1 - d1) / slope if slope > 0 else 1.0
+        out.append(
+            f"- The two paths: 1% differs, {d1:.2f} s by delta against {f1:.2f} s by full dump; "
+            f"every row differs, {d100:.2f} s by delta against {f100:.2f} s by full dump. "
+            f"Through these points they cost the same at about {min(share, 1.0):.0%} of the "
+            "rows to write; promptsync takes the delta path up to 50% (sync.DELTA_SHARE)."
+        )
     for key, case in (("ps_all", "every row differs"), ("ps_one", "1% differs")):
         r = lat[key]
         out.append(

@@ -89,7 +89,8 @@ def test_staging_15_to_production_18(cluster, pg18):
     assert pg18.psql("COPY (SELECT * FROM prompts ORDER BY 1) TO STDOUT") == cluster.rows("staging")
     verify = cluster.run("verify", "staging", "production", env=env)
     assert verify.returncode == 0, verify.stdout + verify.stderr
-    # and back down: 18 -> 15 directly needs a pg_dump >= 18 (PROMPTSYNC_PG_BIN)
+    # and back down: 18 -> 15 directly needs client tools >= 18 (PROMPTSYNC_PG_BIN); one row
+    # of five to write: only it travels
     cluster.sql("staging", "DELETE FROM prompts WHERE id = 5")
     back = cluster.run(
         "sync",
@@ -99,6 +100,7 @@ def test_staging_15_to_production_18(cluster, pg18):
         env={**env, "PROMPTSYNC_PG_BIN": str(pg18.bindir)},
     )
     assert back.returncode == 0, back.stderr
+    assert "only those travel" in back.stderr  # the delta path, rows hashed on 18 and on 15
     assert cluster.rows("staging") == pg18.psql("COPY (SELECT * FROM prompts ORDER BY 1) TO STDOUT")
 
 
