@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
+from typing import BinaryIO
 
 from promptsync.config import Environment
 from promptsync.errors import Failed
@@ -23,20 +24,31 @@ from promptsync.tools import Client
 CHUNK = 1 << 20
 
 
-def script(filename: str, /, **variables: object) -> bytes:
-    """session.sql's settings, the psql variables, then sql/`filename`."""
-    setting = "".join(f"\\set {k} {psql_literal(v)}\n" for k, v in variables.items())
-    return (sql_text("session.sql") + setting + sql_text(filename)).encode()
+def script(
+    filename: str, /, stream: tuple[str, BinaryIO] | None = None, **variables: object
+) -> Iterator[bytes]:
+    """session.sql's settings, the psql variables, then sql/`filename`, in pieces. `stream`
+    (name, file) sets one more variable from a file of any size, read a chunk at a time."""
+    yield sql_text("session.sql").encode()
+    yield "".join(f"\\set {k} {psql_literal(v)}\n" for k, v in variables.items()).encode()
+    if stream:
+        name, source = stream
+        yield f"\\set {name} '".encode()
+        while chunk := source.read(CHUNK):
+            yield chunk.replace(b"\\", b"\\\\").replace(b"'", b"\\'").replace(b"\n", b"\\n")
+        yield b"'\n"
+    yield sql_text(filename).encode()
 
 
 class CopyOut:
-    """One psql running `script` on `env`; `chunks()` yields its standard output."""
+    """One psql running `sql` (pieces of a script) on `env`; `chunks()` yields its standard
+    output."""
 
     def __init__(
         self,
         env: Environment,
         client: Client | None,
-        sql: bytes,
+        sql: Iterable[bytes],
         doing: str,
         cleanup: ExitStack,
     ) -> None:
@@ -52,10 +64,11 @@ class CopyOut:
         for thread in self._threads:
             thread.start()
 
-    def _feed(self, sql: bytes) -> None:
+    def _feed(self, sql: Iterable[bytes]) -> None:
         assert self.proc.stdin is not None
         try:
-            self.proc.stdin.write(sql)
+            for piece in sql:
+                self.proc.stdin.write(piece)
             self.proc.stdin.close()
         except (BrokenPipeError, OSError, ValueError):
             pass  # psql ended early: its exit status and stderr say why

@@ -190,13 +190,32 @@ def refresh(session: Session, work: Work) -> tuple[int, int]:
     return went, read
 
 
-def fetch_keys(session: Session, work: Work, table: Table) -> tuple[str, str]:
-    """The primary keys of the rows to write (a JSON array) and the column list to copy."""
-    rows = session.run_file(
-        "fetch_keys.sql", "listing the rows to fetch", rel=work.rel(table), cmp=work.cmp(table)
+def fetch_keys(session: Session, work: Work, table: Table, into: BinaryIO) -> tuple[str, int]:
+    """The primary keys of the rows to write, as one JSON array written to `into` as they
+    arrive (any number of keys, in constant memory); returns the column list to copy and how
+    many keys there are."""
+    columns: list[str] = []
+    count = 0
+
+    def sink(line: bytes) -> None:
+        nonlocal count
+        if not columns:
+            columns.append(line.decode())
+            return
+        into.write(b"," if count else b"[")
+        into.write(line)
+        count += 1
+
+    session.run_into(
+        sql_text("fetch_keys.sql"),
+        "listing the rows to fetch",
+        sink,
+        rel=work.rel(table),
+        cmp=work.cmp(table),
     )
-    keys, columns = rows[-1]
-    return keys, columns
+    into.write(b"]" if count else b"[]")
+    into.seek(0)
+    return columns[0], count
 
 
 def check_fetched(session: Session, work: Work, source: str) -> None:

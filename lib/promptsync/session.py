@@ -12,6 +12,7 @@ import subprocess
 import threading
 import uuid
 from collections import deque
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from promptsync import argv, log
@@ -130,25 +131,38 @@ class Session:
 
     def run(self, sql: str, doing: str = "a query", /, **variables: object) -> list[list[str]]:
         """Run SQL (psql variables set first); return the result rows as lists of fields."""
+        return [
+            line.decode("utf-8", "replace").split("\0")
+            for line in self._results(sql, doing, variables)
+        ]
+
+    def run_into(
+        self, sql: str, doing: str, sink: Callable[[bytes], None], /, **variables: object
+    ) -> None:
+        """Run SQL like run(), handing each result line (bytes, without its newline) to sink
+        as it arrives instead of keeping them: for results of any size."""
+        for line in self._results(sql, doing, variables):
+            sink(line)
+
+    def _results(self, sql: str, doing: str, variables: dict[str, object]) -> Iterator[bytes]:
         self._count += 1
-        marker = f"__promptsync_{self._token}_{self._count}__"
+        marker = f"__promptsync_{self._token}_{self._count}__".encode()
         script = "".join(f"\\set {k} {psql_literal(v)}\n" for k, v in variables.items())
-        self.send(f"{script}{sql}\n\\echo {marker}\n".encode(), doing)
+        self.send(f"{script}{sql}\n\\echo {marker.decode()}\n".encode(), doing)
         assert self.proc.stdin is not None and self.proc.stdout is not None
         try:
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError):
             raise self.failure(doing) from None
-        rows: list[list[str]] = []
         while True:
             line = self.proc.stdout.readline()
             if not line:
                 raise self.failure(doing)
-            text = line.decode("utf-8", "replace").rstrip("\n")
-            if text == marker:
-                return rows
-            if text:
-                rows.append(text.split("\0"))
+            line = line.rstrip(b"\n")
+            if line == marker:
+                return
+            if line:
+                yield line
 
     def run_file(
         self, filename: str, doing: str | None = None, /, **variables: object

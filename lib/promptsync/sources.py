@@ -88,8 +88,11 @@ class DatabaseSource:
             spooled[table] = spool
         return spooled
 
-    def fetch(self, table: Table, keys: str, columns: str, stage: str, tgt: Session) -> StreamStats:
-        """Only the rows with these primary keys (a JSON array), read in the snapshot, into
+    def fetch(
+        self, table: Table, keys: BinaryIO, columns: str, stage: str, tgt: Session
+    ) -> StreamStats:
+        """Only the rows with these primary keys (a file holding a JSON array), read in the
+        snapshot, into
         the target's staging table. The data is marked complete (\\.) only once the reader
         has ended well: a reader cut off mid-way fails the target's transaction instead."""
         reader = CopyOut(
@@ -97,10 +100,10 @@ class DatabaseSource:
             self.session.client,
             script(
                 "fetch_rows.sql",
+                ("keys", keys),
                 snapshot=self.snapshot,
                 rel=self.infos[table].rel,
                 cols=columns,
-                keys=keys,
             ),
             f"reading the changed rows of {table}",
             self.cleanup,

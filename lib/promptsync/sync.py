@@ -12,6 +12,7 @@ A failure anywhere before COMMIT ends the session, and the server rolls everythi
 
 from __future__ import annotations
 
+import tempfile
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -225,7 +226,8 @@ def _attempt(job: Job) -> int:
             assert isinstance(src, sources.DatabaseSource)
             stats = StreamStats()
             for table in job.tables:
-                keys, columns = promote.fetch_keys(tgt, work, table)
+                keys = cleanup.enter_context(tempfile.TemporaryFile(prefix="promptsync-"))
+                columns, _ = promote.fetch_keys(tgt, work, table, keys)
                 got = src.fetch(table, keys, columns, work.stage(table), tgt)
                 stats.rows.update(got.rows)
                 stats.bytes += got.bytes
