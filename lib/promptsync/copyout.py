@@ -41,7 +41,7 @@ def script(
 
 
 class CopyOut:
-    """One psql running `sql` (pieces of a script) on `env`; `chunks()` yields its standard
+    """One psql running `sql` (pieces of a script) on `env`; `data()` yields its standard
     output."""
 
     def __init__(
@@ -53,7 +53,6 @@ class CopyOut:
         cleanup: ExitStack,
     ) -> None:
         self.env, self.doing = env, doing
-        self.bytes = 0
         self.proc = spawn_psql(env, client)
         cleanup.callback(self._reap)
         self._errors: deque[str] = deque(maxlen=50)
@@ -78,13 +77,22 @@ class CopyOut:
         for raw in self.proc.stderr:
             self._errors.append(raw.decode("utf-8", "replace").rstrip())
 
-    def chunks(self) -> Iterator[bytes]:
+    def data(self) -> Iterator[bytes]:
+        """psql's standard output in chunks. The last chunk is followed by the end of the
+        iteration only once psql has exited 0 and its output ends with a whole row; otherwise
+        Failed is raised instead, so a consumer never takes a cut-off copy as complete."""
         assert self.proc.stdout is not None
+        last = b"\n"
         while chunk := self.proc.stdout.read1(CHUNK):
-            self.bytes += len(chunk)
+            last = chunk[-1:]
             yield chunk
+        self._finish()
+        if last != b"\n":
+            raise Failed(
+                f"{self.doing} on {self.env.name}: the data ended mid-row; nothing was applied"
+            )
 
-    def finish(self) -> None:
+    def _finish(self) -> None:
         """Wait for psql; raise unless it ended with exit status 0."""
         code = self.proc.wait()
         for thread in self._threads:

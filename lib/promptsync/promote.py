@@ -5,6 +5,7 @@ order while recording how to undo it, check the result, move sequences, record h
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
@@ -146,14 +147,11 @@ def list_live(session: Session, work: Work) -> None:
 def load_list(session: Session, work: Work, table: Table, spool: BinaryIO) -> int:
     """The source's spooled list of (primary key, row hash) into its temporary table; returns
     its size in bytes."""
-    sent = 0
-    session.send(f"COPY {work.src(table)} FROM STDIN;\n".encode(), "loading the source's list")
-    while chunk := spool.read(1 << 20):
-        sent += len(chunk)
-        session.send(chunk, "loading the source's list")
-    session.send(b"\\.\n", "loading the source's list")
+    session.copy_in(
+        work.src(table), iter(lambda: spool.read(1 << 20), b""), "loading the source's list"
+    )
     session.run("", "loading the source's list")
-    return sent
+    return os.fstat(spool.fileno()).st_size
 
 
 def plan(session: Session, work: Work) -> dict[Table, Comparison]:
@@ -190,10 +188,9 @@ def refresh(session: Session, work: Work) -> tuple[int, int]:
     return went, read
 
 
-def fetch_keys(session: Session, work: Work, table: Table, into: BinaryIO) -> tuple[str, int]:
+def fetch_keys(session: Session, work: Work, table: Table, into: BinaryIO) -> str:
     """The primary keys of the rows to write, as one JSON array written to `into` as they
-    arrive (any number of keys, in constant memory); returns the column list to copy and how
-    many keys there are."""
+    arrive (any number of keys, in constant memory); returns the column list to copy."""
     columns: list[str] = []
     count = 0
 
@@ -215,7 +212,7 @@ def fetch_keys(session: Session, work: Work, table: Table, into: BinaryIO) -> tu
     )
     into.write(b"]" if count else b"[]")
     into.seek(0)
-    return columns[0], count
+    return columns[0]
 
 
 def check_fetched(session: Session, work: Work, source: str) -> None:

@@ -12,7 +12,7 @@ import subprocess
 import threading
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from promptsync import argv, log
@@ -128,6 +128,15 @@ class Session:
             self.proc.stdin.write(data)
         except (BrokenPipeError, ValueError, OSError):
             raise self.failure(doing) from None
+
+    def copy_in(self, target: str, data: Iterable[bytes], doing: str) -> None:
+        """`COPY target FROM STDIN` with `data` (COPY text) as its rows. The end marker is sent
+        only after the last chunk: when `data` raises, the COPY stays unfinished and the
+        caller's abort rolls the transaction back."""
+        self.send(f"COPY {target} FROM STDIN;\n".encode(), doing)
+        for chunk in data:
+            self.send(chunk, doing)
+        self.send(b"\\.\n", doing)
 
     def run(self, sql: str, doing: str = "a query", /, **variables: object) -> list[list[str]]:
         """Run SQL (psql variables set first); return the result rows as lists of fields."""

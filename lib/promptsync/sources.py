@@ -10,6 +10,7 @@ import subprocess
 import tempfile
 import threading
 from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import BinaryIO
 from promptsync import argv, guards, log, preflight, snapshotfile
 from promptsync.config import Environment, Table
 from promptsync.copyout import CopyOut, script
-from promptsync.dumpstream import END_OF_DATA, StreamStats, forward_copy_data
+from promptsync.dumpstream import StreamStats, forward_copy_data
 from promptsync.errors import Failed
 from promptsync.fingerprint import Fingerprint
 from promptsync.session import TRANSIENT, Session, child_environ, reason
@@ -77,13 +78,8 @@ class DatabaseSource:
                 f"listing the row hashes of {table}",
                 self.cleanup,
             )
-            last = b"\n"
-            for chunk in reader.chunks():
+            for chunk in reader.data():
                 spool.write(chunk)
-                last = chunk[-1:]
-            reader.finish()
-            if last != b"\n":
-                raise Failed(f"the row hash list of {table} from {self.name} ended mid-row")
             spool.seek(0)
             spooled[table] = spool
         return spooled
@@ -92,9 +88,9 @@ class DatabaseSource:
         self, table: Table, keys: BinaryIO, columns: str, stage: str, tgt: Session
     ) -> StreamStats:
         """Only the rows with these primary keys (a file holding a JSON array), read in the
-        snapshot, into
-        the target's staging table. The data is marked complete (\\.) only once the reader
-        has ended well: a reader cut off mid-way fails the target's transaction instead."""
+        snapshot, into the target's staging table. The data is marked complete only once the
+        reader has ended well (CopyOut.data): a reader cut off mid-way fails the target's
+        transaction instead."""
         reader = CopyOut(
             self.env,
             self.session.client,
@@ -108,20 +104,15 @@ class DatabaseSource:
             f"reading the changed rows of {table}",
             self.cleanup,
         )
-        stats = StreamStats()
-        rows = 0
-        tgt.send(f"COPY {stage} ({columns}) FROM STDIN;\n".encode(), "loading the changed rows")
-        last = b"\n"
-        for chunk in reader.chunks():
-            rows += chunk.count(b"\n")
-            stats.bytes += len(chunk)
-            last = chunk[-1:]
-            tgt.send(chunk, "loading the changed rows")
-        reader.finish()
-        if last != b"\n":
-            raise Failed(f"the changed rows of {table} from {self.name} ended mid-row")
-        tgt.send(END_OF_DATA, "loading the changed rows")
-        stats.rows[stage] = rows
+        stats = StreamStats(rows={stage: 0})
+
+        def counted() -> Iterator[bytes]:
+            for chunk in reader.data():
+                stats.rows[stage] += chunk.count(b"\n")
+                stats.bytes += len(chunk)
+                yield chunk
+
+        tgt.copy_in(f"{stage} ({columns})", counted(), "loading the changed rows")
         return stats
 
     def stream(self, copy_targets: dict[str, str], tgt: Session) -> StreamStats:

@@ -227,7 +227,7 @@ def _attempt(job: Job) -> int:
             stats = StreamStats()
             for table in job.tables:
                 keys = cleanup.enter_context(tempfile.TemporaryFile(prefix="promptsync-"))
-                columns, _ = promote.fetch_keys(tgt, work, table, keys)
+                columns = promote.fetch_keys(tgt, work, table, keys)
                 got = src.fetch(table, keys, columns, work.stage(table), tgt)
                 stats.rows.update(got.rows)
                 stats.bytes += got.bytes
@@ -294,12 +294,10 @@ def _attempt(job: Job) -> int:
         if confirming:
             promote.confirmed(tgt)
             # writers were free while the question was open: lock them out, compare again
+            compared = _lock_and_replan(tgt, work, compared, delta)
             if delta:
-                compared = _lock_and_replan(tgt, work, compared, True)
                 promote.check_fetched(tgt, work, src.name)
             else:
-                promote.lock_tables(tgt, work)
-                promote.refresh(tgt, work)
                 compared = promote.compare(tgt, work, listed=True)
             refusal = _guard(job, tgt, work, compared)
             if refusal:
