@@ -324,6 +324,13 @@ def test_make_sync_prod_and_verify(tls, render_path):
     assert verify.returncode == 0, verify.stdout + verify.stderr
     check = tls.run("check", "staging", "production", env=env)
     assert check.returncode == 0 and check.stdout.count("connection  encrypted, TLSv1.") == 2
+    # the next deploy after one edited prompt: only that row travels, read over TLS by the
+    # chosen psql in the source's snapshot
+    tls.servers["staging"].psql("UPDATE prompts SET body = body || ' (edited)' WHERE id = 2")
+    again = at_root(["make", "--no-print-directory", "sync-prod"], env)
+    assert again.returncode == 0, again.stderr
+    assert "only those travel" in again.stderr and "staged 1 rows" in again.stderr
+    assert content(tls.servers["production"]) == content(tls.servers["staging"])
 
 
 VENV_PYTHON = '#!/bin/sh\nexec {python} "$@"\n'
@@ -362,6 +369,12 @@ def test_sync_local_staging_dump_through_docker_load_on_the_host(tls, render_pat
     assert content(staging) == cluster.rows("local")
     verify = tls.run("verify", "local", "staging", env=env)
     assert verify.returncode == 0, verify.stdout + verify.stderr
+    # an edited prompt: the container's psql lists and reads only the changed row
+    cluster.sql("local", "UPDATE prompts SET body = body || ' (edited)' WHERE id = 2")
+    again = tls.run("sync", "local", "staging", "--force", env=env)
+    assert again.returncode == 0, again.stderr
+    assert "only those travel" in again.stderr and "staged 1 rows" in again.stderr
+    assert content(staging) == cluster.rows("local")
 
 
 # -- Python 3.12+ (Render's new services): a plain dependency, a read-only virtualenv ----------
@@ -465,3 +478,9 @@ def test_real_container_to_tls_only_staging_with_no_client_on_path(
     assert content(tls.servers["staging"]) == container.rows()
     verify = tls.run("verify", "local", "staging", env=env)
     assert verify.returncode == 0, verify.stdout + verify.stderr
+    # an edited prompt: the real container's psql lists and reads only the changed row
+    container.psql("UPDATE prompts SET body = body || ' (edited)' WHERE id = 2")
+    again = tls.run("sync", "local", "staging", "--force", env=env)
+    assert again.returncode == 0, again.stderr
+    assert "only those travel" in again.stderr and "staged 1 rows" in again.stderr
+    assert content(tls.servers["staging"]) == container.rows()
