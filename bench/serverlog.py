@@ -46,7 +46,7 @@ NAMES = (
     ("CREATE TEMPORARY TABLE pg_temp.promptsync_cmp", "  hash both sides, FULL JOIN by key"),
     ("SELECT concat_ws", "  count the differences"),
     ("DO $apply$", "apply.sql, in all:"),
-    ("INSERT INTO promptsync.undo", "  write the undo data"),
+    ("INSERT INTO promptsync.undo", "  write the undo data (the old rows as they are)"),
     ("DELETE FROM public.", "  DELETE rows gone from the source"),
     ("UPDATE public.", "  UPDATE changed rows"),
     ("INSERT INTO public.", "  INSERT new rows"),

@@ -1,9 +1,11 @@
 -- Make every live table equal to its stage, touching only the rows compare.sql found
 -- different, in this one transaction. Unchanged rows are not rewritten and nothing takes more
 -- than row locks (lock_tables.sql already keeps writers out): readers keep seeing the old
--- rows until COMMIT. When :promotion is set, what it takes to undo each change is written to
--- promptsync.undo first: the old values of updated and deleted rows, the keys of inserted
--- ones, or, when the table was empty, one row with no key instead of a key per row.
+-- rows until COMMIT. When :promotion is set, what it takes to undo each change is written
+-- first, into a table of the promotion's own (functions.sql's promptsync_undo_table), in the
+-- live table's column types: the old rows of updated ('u') and deleted ('d') rows as they
+-- are, the keys of inserted ones ('i'), or, when the table was empty, one row 'e' instead of
+-- a key per row.
 --
 -- The order of the statements matters when constraints tie rows together: a self-reference
 -- (a prompt moved under a new parent, children moved off a deleted parent), ON DELETE
@@ -36,6 +38,8 @@ DECLARE
   n_tables int := jsonb_array_length(tables);
   t jsonb;
   live regclass;
+  undo text;
+  had_rows boolean;
   attempt text;
   step text;
   i int;
@@ -57,22 +61,27 @@ BEGIN
     t := tables -> (i - 1);
     live := (t ->> 'rel')::regclass;
     IF promotion IS NOT NULL THEN
+      -- the promotion's undo table for this table, its rows in their own types (no text)
+      undo := pg_temp.promptsync_undo_table(live::text, promotion);
+      EXECUTE format('CREATE TABLE %s (%s)', undo, pg_temp.promptsync_undo_columns(live));
       EXECUTE format(
-        'INSERT INTO promptsync.undo (promotion_id, table_name, op, key, old_values)'
-        ' SELECT $1, $2, CASE WHEN c.promptsync_staged IS NULL THEN ''d'' ELSE ''u'' END,'
-        '        ARRAY[%1$s], ARRAY[%2$s]'
+        'INSERT INTO %1$s SELECT CASE WHEN c.promptsync_staged IS NULL THEN ''d'' ELSE ''u'' END, %2$s'
         '   FROM %3$s l JOIN %4$s c ON %5$s'
-        '  WHERE c.promptsync_staged IS NULL OR c.promptsync_staged <> c.promptsync_live'
-        ' UNION ALL SELECT $1, $2, ''i'', ARRAY[%6$s], NULL FROM %4$s c'
-        '  WHERE c.promptsync_live IS NULL'
-        '    AND EXISTS (SELECT FROM %4$s WHERE promptsync_live IS NOT NULL)'
-        ' UNION ALL SELECT $1, $2, ''i'', ''{}'', NULL'  -- the table was empty: one row says so
-        '  WHERE NOT EXISTS (SELECT FROM %4$s WHERE promptsync_live IS NOT NULL)',
-        pg_temp.promptsync_keys(live, 'l.%I::text'),
-        pg_temp.promptsync_columns(live, 'l.%I::text', false),
-        t ->> 'rel', t ->> 'cmp', pg_temp.promptsync_key_match(live, 'l', 'c'),
-        pg_temp.promptsync_keys(live, 'c.%I::text'))
-        USING promotion, t ->> 'rel';
+        '  WHERE c.promptsync_staged IS NULL OR c.promptsync_staged <> c.promptsync_live',
+        undo, pg_temp.promptsync_columns(live, 'l.%I', false), t ->> 'rel', t ->> 'cmp',
+        pg_temp.promptsync_key_match(live, 'l', 'c'));
+      -- an inserted row: its key alone; an empty table: one row with no key ('e') instead
+      EXECUTE format('SELECT EXISTS (SELECT FROM %s WHERE promptsync_live IS NOT NULL)',
+                     t ->> 'cmp') INTO had_rows;
+      IF had_rows THEN
+        EXECUTE format(
+          'INSERT INTO %1$s (promptsync_op, %2$s) SELECT ''i'', %3$s FROM %4$s c'
+          ' WHERE c.promptsync_live IS NULL',
+          undo, pg_temp.promptsync_keys(live, '%I'), pg_temp.promptsync_keys(live, 'c.%I'),
+          t ->> 'cmp');
+      ELSE
+        EXECUTE format('INSERT INTO %s (promptsync_op) VALUES (''e'')', undo);
+      END IF;
     END IF;
     -- the staged row count, and how many staged rows the apply writes (inserts, updates)
     EXECUTE format(

@@ -125,3 +125,35 @@ BEGIN
   RETURN n;
 END
 $$;
+
+-- Where promotion `promotion` keeps the undo data of table `rel` (as promptsync.promotion_tables
+-- names it): a table of its own, promptsync.undo_<promotion>_<8 hex digits of md5(rel)>.
+CREATE FUNCTION pg_temp.promptsync_undo_table(rel text, promotion bigint)
+RETURNS text LANGUAGE sql IMMUTABLE AS $$
+  SELECT format('promptsync.%I', format('undo_%s_%s', promotion, left(md5(rel), 8)))
+$$;
+
+-- The columns of such an undo table, as CREATE TABLE lists them: promptsync_op, then every
+-- stored column of `rel` in physical order, with its type but none of its constraints (a
+-- domain becomes its base type, so a NULL fits where an inserted row keeps only its key).
+CREATE FUNCTION pg_temp.promptsync_undo_columns(rel regclass)
+RETURNS text LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  a record;
+  typ oid;
+  typmod int;
+  defs text := 'promptsync_op "char" NOT NULL';
+BEGIN
+  FOR a IN SELECT attname, atttypid, atttypmod FROM pg_catalog.pg_attribute
+            WHERE attrelid = rel AND attnum > 0 AND NOT attisdropped AND attgenerated = ''
+            ORDER BY attnum LOOP
+    typ := a.atttypid;
+    typmod := a.atttypmod;
+    WHILE (SELECT typtype FROM pg_catalog.pg_type WHERE oid = typ) = 'd' LOOP
+      SELECT typbasetype, typtypmod INTO typ, typmod FROM pg_catalog.pg_type WHERE oid = typ;
+    END LOOP;
+    defs := defs || format(', %I %s', a.attname, pg_catalog.format_type(typ, typmod));
+  END LOOP;
+  RETURN defs;
+END
+$$;

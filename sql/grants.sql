@@ -6,7 +6,7 @@
 -- may CREATE in the database needs none of this: its first promotion creates the schema.
 \set ON_ERROR_STOP 1
 \ir history_schema.sql
-GRANT USAGE ON SCHEMA promptsync TO :"role";
+GRANT USAGE, CREATE ON SCHEMA promptsync TO :"role";  -- CREATE: undo tables
 GRANT SELECT, INSERT, DELETE ON promptsync.promotions TO :"role";
 GRANT SELECT, INSERT ON promptsync.promotion_tables, promptsync.undo TO :"role";
 GRANT USAGE ON SEQUENCE promptsync.promotions_id_seq TO :"role";

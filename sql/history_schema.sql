@@ -1,7 +1,10 @@
 -- promptsync's own records on a target: every promotion (sync or rollback) and what it takes
 -- to undo it. Created on the first apply, inside its transaction. Undo data holds only the
 -- rows a promotion changed: the old values of updated and deleted rows, the keys of inserted
--- ones, so it costs in proportion to the change, not to the table.
+-- ones, so it costs in proportion to the change, not to the table. Each promotion keeps it
+-- in tables of its own, promptsync.undo_<promotion>_<…>, one per table it changed, with that
+-- table's column types (apply.sql); promptsync.undo holds, as text, the undo data of
+-- promotions recorded by earlier versions, which can still be rolled back.
 CREATE SCHEMA IF NOT EXISTS promptsync;
 
 CREATE TABLE IF NOT EXISTS promptsync.promotions (

@@ -3,7 +3,8 @@
 -- UPDATE and DELETE on the table, USAGE and UPDATE on its column sequences (setval moves
 -- them), TEMPORARY on the database (staging tables), and promptsync's history schema:
 -- CREATE on the database to create it on the first promotion, or, once it exists (see
--- grants.sql), the privileges on its tables. Variables: :'rel'.
+-- grants.sql), the privileges on its tables and CREATE on it (each promotion keeps its undo
+-- data in a table of its own). Variables: :'rel'.
 WITH me AS (SELECT pg_catalog.quote_ident(current_user::text) AS role,
                    pg_catalog.quote_ident(pg_catalog.current_database()::text) AS db),
      history AS (SELECT pg_catalog.to_regnamespace('promptsync') IS NOT NULL AS found,
@@ -31,6 +32,10 @@ WITH me AS (SELECT pg_catalog.quote_ident(current_user::text) AS role,
        UNION ALL
        SELECT 'schema', 'USAGE', 'promptsync', 'SCHEMA' FROM history
         WHERE found AND NOT usable
+       UNION ALL
+       SELECT 'schema', 'CREATE', 'promptsync', 'SCHEMA' FROM history
+        WHERE CASE WHEN found THEN NOT pg_catalog.has_schema_privilege('promptsync', 'CREATE')
+                   ELSE false END
        UNION ALL
        SELECT 'table', t.p, t.rel, 'TABLE'
          FROM history, (VALUES ('promptsync.promotions', 'SELECT'), ('promptsync.promotions', 'INSERT'),

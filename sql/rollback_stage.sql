@@ -1,7 +1,10 @@
 -- The content :rel had before promotion :promotion, rebuilt into the staging table :stage from
 -- today's rows and the promotion's undo data: every row it did not touch, plus the old
 -- version of every row it updated or deleted (rows it inserted are left out; all of them when
--- the table was empty before it).
+-- the table was empty before it). The undo data is the promotion's own table (apply.sql);
+-- promotions recorded before promptsync kept undo tables have theirs in promptsync.undo, as
+-- text. Either way a column is matched by name, and a column whose type changed since is
+-- read back through its text.
 -- Needs functions.sql. Variables: :'rel', :'stage', :'promotion'.
 CREATE TEMPORARY TABLE :stage (LIKE :rel) ON COMMIT DROP;
 SET LOCAL promptsync.rel = :'rel';
@@ -12,10 +15,55 @@ DECLARE
   live regclass := current_setting('promptsync.rel')::regclass;
   stage regclass := current_setting('promptsync.stage')::regclass;
   promotion bigint := current_setting('promptsync.promotion')::bigint;
+  undo regclass := to_regclass(pg_temp.promptsync_undo_table(live::text, promotion));
   cols text := pg_temp.promptsync_columns(live, '%I', false);
   recorded text[];
   restored text;
+  key_match text;
+  keys_kept boolean;
 BEGIN
+  IF undo IS NOT NULL THEN
+    -- each current column from the undo table's column of the same name
+    SELECT string_agg(CASE WHEN u.attname IS NULL
+                           THEN format('NULL::%s', format_type(a.atttypid, a.atttypmod))
+                           WHEN u.atttypid = a.atttypid OR u.atttypid = t.typbasetype
+                           THEN format('u.%I::%s', a.attname, format_type(a.atttypid, a.atttypmod))
+                           ELSE format('u.%I::text::%s', a.attname,
+                                       format_type(a.atttypid, a.atttypmod)) END,
+                      ', ' ORDER BY a.attnum)
+      INTO restored
+      FROM pg_attribute a
+      JOIN pg_type t ON t.oid = a.atttypid
+      LEFT JOIN pg_attribute u ON u.attrelid = undo AND u.attname = a.attname
+                              AND u.attnum > 0 AND NOT u.attisdropped
+     WHERE a.attrelid = live AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '';
+    SELECT string_agg(CASE WHEN u.atttypid = a.atttypid OR u.atttypid = t.typbasetype
+                           THEN format('l.%I = u.%I', a.attname, a.attname)
+                           ELSE format('l.%I = u.%I::text::%s', a.attname, a.attname,
+                                       format_type(a.atttypid, a.atttypmod)) END, ' AND '),
+           bool_and(u.attname IS NOT NULL)
+      INTO key_match, keys_kept
+      FROM pg_index i
+     CROSS JOIN LATERAL unnest(i.indkey) AS k(attnum)
+      JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+      JOIN pg_type t ON t.oid = a.atttypid
+      LEFT JOIN pg_attribute u ON u.attrelid = undo AND u.attname = a.attname
+                              AND u.attnum > 0 AND NOT u.attisdropped
+     WHERE i.indrelid = live AND i.indisprimary;
+    IF NOT keys_kept THEN
+      RAISE EXCEPTION 'the undo data of promotion % predates a change of the primary key of %',
+        promotion, live;
+    END IF;
+    EXECUTE format(
+      'INSERT INTO %1$s (%2$s) SELECT %3$s FROM %4$s l'
+      ' WHERE NOT EXISTS (SELECT FROM %5$s WHERE promptsync_op = ''e'')'
+      '   AND NOT EXISTS (SELECT FROM %5$s u WHERE %6$s)',
+      stage, cols, pg_temp.promptsync_columns(live, 'l.%I', false), live, undo, key_match);
+    EXECUTE format(
+      'INSERT INTO %s (%s) SELECT %s FROM %s u WHERE u.promptsync_op IN (''u'', ''d'')',
+      stage, cols, restored, undo);
+    RETURN;
+  END IF;
   SELECT columns INTO recorded FROM promptsync.promotion_tables
    WHERE promotion_id = promotion AND table_name = live::text;
   -- each current column from the recorded text value of the same name

@@ -124,6 +124,20 @@ class Cluster:
         comparable (NULL is \\N, '' is empty; tabs, newlines and backslashes escaped)."""
         return self.sql(name, f"COPY (SELECT * FROM {table} ORDER BY 1) TO STDOUT")
 
+    def undo(self, name: str) -> str:
+        """promptsync's undo data on an environment, exactly: every promotion's undo tables
+        (promptsync.undo_<promotion>_<…>, each line led by the table's name) and the rows of
+        the earlier versions' promptsync.undo; '' when promptsync never promoted there."""
+        return self.sql(
+            name,
+            "SELECT format('COPY (SELECT %L, u.* FROM promptsync.%I u ORDER BY 2, 3) TO STDOUT;',"
+            "              relname, relname) FROM pg_class"
+            " WHERE relnamespace = to_regnamespace('promptsync') AND relkind = 'r'"
+            "   AND relname ~ '^undo_[0-9]+_' ORDER BY relname \\gexec\n"
+            "SELECT format('COPY (SELECT * FROM promptsync.undo ORDER BY 1, 2, 4, 3) TO STDOUT;')"
+            " WHERE to_regclass('promptsync.undo') IS NOT NULL \\gexec\n",
+        )
+
     def state(self, name: str) -> tuple[str, str]:
         """Content plus the id sequence: what 'exactly as it was' means for a target."""
         seq = self.sql(name, "SELECT last_value, is_called FROM public.prompts_id_seq")

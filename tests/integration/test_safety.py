@@ -8,6 +8,7 @@ checks the exit code, the one-line stderr message, stdout, and the exact state b
 from __future__ import annotations
 
 import getpass
+import hashlib
 import re
 import subprocess
 import time
@@ -26,6 +27,8 @@ CANONICAL_COLS = (
     "id, name, coach_state, prompt_type, version, body, metadata, tags, temperature, "
     "is_active, created_at, updated_at"
 )
+# each column as text, in the table's order: the undo data of earlier promptsync versions
+TEXT_COLS = ", ".join(f"u.{c.strip()}::text" for c in CANONICAL_COLS.split(","))
 # Variables that change who history says promoted (the test process may run under CI).
 ACTOR_VARS = (
     "RENDER_SERVICE_NAME",
@@ -96,9 +99,8 @@ def records(cluster, env: str) -> str:
     return cluster.sql(
         env,
         "COPY (SELECT * FROM promptsync.promotions ORDER BY id) TO STDOUT;"
-        "COPY (SELECT * FROM promptsync.promotion_tables ORDER BY 1, 2) TO STDOUT;"
-        "COPY (SELECT * FROM promptsync.undo ORDER BY 1, 2, 4, 3) TO STDOUT;",
-    )
+        "COPY (SELECT * FROM promptsync.promotion_tables ORDER BY 1, 2) TO STDOUT;",
+    ) + cluster.undo(env)
 
 
 def table_rows(cluster, env: str, table: str) -> str:
@@ -342,6 +344,11 @@ def test_rollback_without_a_recorded_promotion_is_refused(cluster):
     assert before["staging"] == state["staging"]
 
 
+def undo_table(promotion: int, rel: str = "public.prompts") -> str:
+    """Where promotion `promotion` keeps its undo data for `rel` (functions.sql)."""
+    return f"promptsync.undo_{promotion}_{hashlib.md5(rel.encode()).hexdigest()[:8]}"
+
+
 def test_undo_data_costs_in_proportion_to_the_changed_rows(cluster):
     for env in ("staging", "production"):
         put_range(cluster, env, 10_000)
@@ -355,21 +362,28 @@ def test_undo_data_costs_in_proportion_to_the_changed_rows(cluster):
     ok(cluster.run("sync", "staging", "production", "--force"))
     assert cluster.rows("production") == cluster.rows("staging")
     undo = cluster.sql(
-        "production",
-        "SELECT promotion_id, table_name, op, key, old_values[6] FROM promptsync.undo ORDER BY op",
+        "production", f"SELECT promptsync_op, id, body FROM {undo_table(1)} ORDER BY 1"
     ).splitlines()
-    assert undo == [
-        "1|public.prompts|d|{600}|body 600",
-        "1|public.prompts|i|{10001}|",
-        "1|public.prompts|u|{500}|body 500",
+    assert undo == ["d|600|body 600", "i|10001|", "u|500|body 500"]
+    # the old rows in the table's own column types, not as text
+    types = cluster.sql(
+        "production",
+        "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute"
+        f" WHERE attrelid = '{undo_table(1)}'::regclass AND attname IN"
+        " ('metadata', 'tags', 'temperature', 'created_at') ORDER BY 1",
+    ).splitlines()
+    assert types == [
+        "created_at|timestamp with time zone",
+        "metadata|jsonb",
+        "tags|text[]",
+        "temperature|double precision",
     ]
+    assert value(cluster, "production", "SELECT count(*) FROM promptsync.undo") == "0"
 
     ok(cluster.run("rollback", "production", "--force"))
     assert cluster.rows("production") == old
-    counts = cluster.sql(
-        "production", "SELECT promotion_id, count(*) FROM promptsync.undo GROUP BY 1 ORDER BY 1"
-    )
-    assert counts.split() == ["1|3", "2|3"]
+    counts = [value(cluster, "production", f"SELECT count(*) FROM {undo_table(p)}") for p in (1, 2)]
+    assert counts == ["3", "3"]
 
 
 def test_a_sync_into_an_empty_table_records_one_undo_row_and_rolls_back(cluster):
@@ -378,14 +392,42 @@ def test_a_sync_into_an_empty_table_records_one_undo_row_and_rolls_back(cluster)
     assert cluster.rows("production") == cluster.rows("staging")
     # "the table was empty" instead of 5,000 inserted keys
     assert cluster.sql(
-        "production", "SELECT op, key, old_values FROM promptsync.undo"
-    ).splitlines() == ["i|{}|"]
+        "production", f"SELECT promptsync_op, id, body FROM {undo_table(1)}"
+    ).splitlines() == ["e||"]
 
     ok(cluster.run("rollback", "production", "--force"))
     assert value(cluster, "production", "SELECT count(*) FROM prompts") == "0"
     # and rolling the rollback back fills it again
     ok(cluster.run("rollback", "production", "--force"))
     assert cluster.rows("production") == cluster.rows("staging")
+
+
+def test_a_promotion_recorded_with_text_undo_data_still_rolls_back(cluster):
+    """Targets promoted by an earlier promptsync keep their undo data as text in
+    promptsync.undo: the newest promotion there rolls back as before."""
+    for env in ("staging", "production"):
+        put(cluster, env, 1, 2, 3)
+    cluster.sql(
+        "staging",
+        "UPDATE prompts SET body = 'new', tags = '{x,\"y z\"}' WHERE id = 1;"
+        "DELETE FROM prompts WHERE id = 2;",
+    )
+    put(cluster, "staging", 4)
+    old = cluster.rows("production")
+    ok(cluster.run("sync", "staging", "production", "--force"))
+    # the same undo data as an earlier version wrote it: old values as text, in column order
+    cluster.sql(
+        "production",
+        "INSERT INTO promptsync.undo (promotion_id, table_name, op, key, old_values)"
+        f" SELECT 1, 'public.prompts', promptsync_op, ARRAY[id::text],"
+        f"        CASE WHEN promptsync_op <> 'i' THEN ARRAY[{TEXT_COLS}] END"
+        f"   FROM {undo_table(1)} u;"
+        f"DROP TABLE {undo_table(1)};",
+    )
+    assert value(cluster, "production", "SELECT count(*) FROM promptsync.undo") == "3"
+
+    ok(cluster.run("rollback", "production", "--force"))
+    assert cluster.rows("production") == old
 
 
 HOSTILE = r"""
@@ -437,7 +479,7 @@ def test_hostile_data_survives_sync_and_rollback_byte_for_byte(cluster):
 
     ok(cluster.run("sync", "staging", "production", "--force"))
     assert cluster.rows("production") == source
-    assert value(cluster, "production", "SELECT count(*) FROM promptsync.undo") == "12"
+    assert value(cluster, "production", f"SELECT count(*) FROM {undo_table(1)}") == "12"
 
     ok(cluster.run("rollback", "production", "--force"))
     assert cluster.rows("production") == old
@@ -463,8 +505,14 @@ def test_only_the_newest_keep_promotions_are_kept(cluster):
         "production", "SELECT DISTINCT promotion_id FROM promptsync.promotion_tables ORDER BY 1"
     ).split() == ["2", "3"]
     assert cluster.sql(
-        "production", "SELECT promotion_id, op, key FROM promptsync.undo ORDER BY 1"
-    ).split() == ["2|u|{1}", "3|u|{1}"]
+        "production",
+        "SELECT relname FROM pg_class WHERE relnamespace = 'promptsync'::regnamespace"
+        " AND relkind = 'r' AND relname ~ '^undo_[0-9]+_' ORDER BY 1",
+    ).split() == [undo_table(2).split(".")[1], undo_table(3).split(".")[1]]
+    assert [
+        cluster.sql("production", f"SELECT promptsync_op, id FROM {undo_table(p)}").strip()
+        for p in (2, 3)
+    ] == ["u|1", "u|1"]
     rows = history_rows(ok(cluster.run("history", "production", env=env)))
     assert [r[0] for r in rows] == ["3", "2"]
 

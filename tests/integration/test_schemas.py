@@ -81,9 +81,9 @@ def snapshot(cluster, env: str, *tables: str) -> list[str]:
         out.append(
             cluster.sql(
                 env,
-                "COPY (SELECT * FROM promptsync.promotions ORDER BY id) TO STDOUT;"
-                "COPY (SELECT * FROM promptsync.undo ORDER BY 1, 2, 4, 3) TO STDOUT;",
+                "COPY (SELECT * FROM promptsync.promotions ORDER BY id) TO STDOUT;",
             )
+            + cluster.undo(env)
         )
     return out
 
@@ -512,6 +512,21 @@ def test_schema_created_by_another_role_and_missing_grants(cluster):
         3,
         "USAGE on schema promptsync",
         "GRANT USAGE ON SCHEMA promptsync",
+    )
+    assert snapshot(cluster, "production") == before
+    # what an earlier grants.sql gave: no CREATE on the schema, where undo tables now go
+    cluster.sql(
+        "production",
+        f"GRANT USAGE ON SCHEMA promptsync TO {ROLE};"
+        f"GRANT SELECT, INSERT, DELETE ON promptsync.promotions TO {ROLE};"
+        f"GRANT SELECT, INSERT ON promptsync.promotion_tables, promptsync.undo TO {ROLE};"
+        f"GRANT USAGE ON SEQUENCE promptsync.promotions_id_seq TO {ROLE};",
+    )
+    fails(
+        cluster.run("sync", "staging", "production", "--force", env=env),
+        3,
+        "CREATE on schema promptsync",
+        f"GRANT CREATE ON SCHEMA promptsync TO {ROLE};",
     )
     assert snapshot(cluster, "production") == before
     run_grants(cluster, "production")
