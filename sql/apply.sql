@@ -64,12 +64,18 @@ BEGIN
       -- the promotion's undo table for this table, its rows in their own types (no text)
       undo := pg_temp.promptsync_undo_table(live::text, promotion);
       EXECUTE format('CREATE TABLE %s (%s)', undo, pg_temp.promptsync_undo_columns(live));
+      -- the old rows of updated and deleted rows, found by key (a semi-join: only the
+      -- narrow comparison table is hashed, never the wide rows)
       EXECUTE format(
-        'INSERT INTO %1$s SELECT CASE WHEN c.promptsync_staged IS NULL THEN ''d'' ELSE ''u'' END, %2$s'
-        '   FROM %3$s l JOIN %4$s c ON %5$s'
-        '  WHERE c.promptsync_staged IS NULL OR c.promptsync_staged <> c.promptsync_live',
+        'INSERT INTO %1$s SELECT ''u'', %2$s FROM %3$s l WHERE (%5$s) IN'
+        ' (SELECT %6$s FROM %4$s c WHERE c.promptsync_staged <> c.promptsync_live)',
         undo, pg_temp.promptsync_columns(live, 'l.%I', false), t ->> 'rel', t ->> 'cmp',
-        pg_temp.promptsync_key_match(live, 'l', 'c'));
+        pg_temp.promptsync_keys(live, 'l.%I'), pg_temp.promptsync_keys(live, 'c.%I'));
+      EXECUTE format(
+        'INSERT INTO %1$s SELECT ''d'', %2$s FROM %3$s l WHERE (%5$s) IN'
+        ' (SELECT %6$s FROM %4$s c WHERE c.promptsync_staged IS NULL)',
+        undo, pg_temp.promptsync_columns(live, 'l.%I', false), t ->> 'rel', t ->> 'cmp',
+        pg_temp.promptsync_keys(live, 'l.%I'), pg_temp.promptsync_keys(live, 'c.%I'));
       -- an inserted row: its key alone; an empty table: one row with no key ('e') instead
       EXECUTE format('SELECT EXISTS (SELECT FROM %s WHERE promptsync_live IS NOT NULL)',
                      t ->> 'cmp') INTO had_rows;
@@ -83,6 +89,8 @@ BEGIN
         EXECUTE format('INSERT INTO %s (promptsync_op) VALUES (''e'')', undo);
       END IF;
     END IF;
+    -- the stage's rows by key, for the check after each try
+    EXECUTE format('CREATE INDEX ON %s (%s)', t ->> 'stage', pg_temp.promptsync_keys(live, '%I'));
     -- the staged row count, and how many staged rows the apply writes (inserts, updates)
     EXECUTE format(
       'SELECT concat_ws('' '', count(promptsync_staged), count(*) FILTER (WHERE'
@@ -144,15 +152,18 @@ BEGIN
         -- the touched rows still present, and how many of them are byte for byte their
         -- staged row (the same bytes print the same, so they hash as staged); then the whole
         -- table's row count and how many of its rows this try wrote
+        -- (each staged row is found by key in the stage's index: neither side's wide rows
+        -- are hashed)
         EXECUTE format(
           'SELECT concat_ws('' '', count(*), count(*) FILTER (WHERE'
-          '   pg_catalog.record_image_eq(ROW(%s), ROW(%s))))'
-          '  FROM %s l JOIN %s c ON %s LEFT JOIN %s s ON %s'
-          ' WHERE c.promptsync_staged IS DISTINCT FROM c.promptsync_live',
+          '   pg_catalog.record_image_eq(ROW(%s), (SELECT ROW(%s) FROM %s s WHERE %s))))'
+          '  FROM %s l WHERE (%s) IN (SELECT %s FROM %s c'
+          '                           WHERE c.promptsync_staged IS DISTINCT FROM c.promptsync_live)',
           pg_temp.promptsync_columns(live, 'l.%I', false),
-          pg_temp.promptsync_columns(live, 's.%I', false), t ->> 'rel', t ->> 'cmp',
-          pg_temp.promptsync_key_match(live, 'l', 'c'), t ->> 'stage',
-          pg_temp.promptsync_key_match(live, 's', 'c'))
+          pg_temp.promptsync_columns(live, 's.%I', false), t ->> 'stage',
+          pg_temp.promptsync_key_match(live, 's', 'l'), t ->> 'rel',
+          pg_temp.promptsync_keys(live, 'l.%I'), pg_temp.promptsync_keys(live, 'c.%I'),
+          t ->> 'cmp')
           INTO now_holds;
         EXECUTE format(
           'SELECT $1 || '' '' || concat_ws('' '', count(*) FILTER (WHERE xmin::text = ANY ($2)),'

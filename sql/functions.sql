@@ -30,6 +30,23 @@ RETURNS text LANGUAGE sql STABLE AS $$
   SELECT replace(pg_temp.promptsync_keys(rel, a || '.%1$I = ' || b || '.%1$I'), ', ', ' AND ')
 $$;
 
+-- The fingerprint of a list of row hashes (a table with a column promptsync_hash): its row
+-- count and the two sums, as fingerprint.sql computes them, in one line.
+CREATE FUNCTION pg_temp.promptsync_print(list text)
+RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+  result text;
+BEGIN
+  EXECUTE format(
+    'SELECT concat_ws('' '', count(*),'
+    '   coalesce(sum((''x'' || left(promptsync_hash, 16))::bit(64)::bigint), 0),'
+    '   coalesce(sum((''x'' || right(promptsync_hash, 16))::bit(64)::bigint), 0))'
+    '  FROM %s', list)
+    INTO result;
+  RETURN result;
+END
+$$;
+
 -- What compare.sql and plan.sql return about a comparison table (key columns,
 -- promptsync_staged, promptsync_live): the staged row count and the two sums of its row
 -- hashes (as fingerprint.sql sums them), how many rows the apply would insert, update and

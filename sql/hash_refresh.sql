@@ -3,8 +3,8 @@
 -- primary key and xmin (the transaction that wrote it): a row whose key and xmin are still
 -- in :rel is unchanged; any other listed row was updated or deleted, and any row of :rel not
 -- listed was written since. Reading key and xmin leaves every other column untouched (no
--- detoasting). Returns how many listed rows were dropped and how many rows were read again. Needs functions.sql.
--- Variables: :'rel', :'live'.
+-- detoasting). Returns how many listed rows were dropped and how many rows were read again.
+-- Needs functions.sql. Variables: :'rel', :'live'.
 SET LOCAL promptsync.rel = :'rel';
 SET LOCAL promptsync.live = :'live';
 DO $refresh$
@@ -14,6 +14,16 @@ DECLARE
   n bigint;
   added bigint;
 BEGIN
+  -- one pass to tell whether any row was written since (mostly none): only then two more
+  EXECUTE format(
+    'SELECT count(*) FROM %2$s r FULL JOIN %1$s l ON %3$s AND r.xmin::text = l.promptsync_xmin'
+    ' WHERE r.xmin IS NULL OR l.promptsync_xmin IS NULL',
+    list, live, pg_temp.promptsync_key_match(live, 'r', 'l'))
+    INTO n;
+  IF n = 0 THEN
+    PERFORM set_config('promptsync.result', '0 0', true);
+    RETURN;
+  END IF;
   EXECUTE format(
     'DELETE FROM %1$s l WHERE NOT EXISTS'
     ' (SELECT FROM %2$s r WHERE %3$s AND r.xmin::text = l.promptsync_xmin)',

@@ -10,6 +10,9 @@ SET extra_float_digits = 1;
 SET bytea_output = 'hex';
 SET lc_monetary = 'C';
 SET statement_timeout = 0;
+-- promptsync's statements scan, hash and join whole tables: compiling them with JIT (the
+-- server's default above jit_above_cost) costs more than it saves.
+SET jit = off;
 SET idle_in_transaction_session_timeout = 0;
 -- Waiting for a lock (a migration holding the table) ends in a clear, retryable error; the
 -- apply waits even less for writers (lock_tables.sql).

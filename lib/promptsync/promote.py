@@ -154,8 +154,25 @@ def load_list(session: Session, work: Work, table: Table, spool: BinaryIO) -> in
     return os.fstat(spool.fileno()).st_size
 
 
-def plan(session: Session, work: Work) -> dict[Table, Comparison]:
-    """The plan from the two lists (no row read): the source's fingerprint as `staged`."""
+def plan(session: Session, work: Work, first: bool = False) -> dict[Table, Comparison]:
+    """The plan from the two lists (no row read): the source's fingerprint as `staged`. The
+    first plan of a sync compares the lists' fingerprints before joining them: when every
+    table's are equal nothing differs, the sync ends there, and no join is needed."""
+    if first:
+        prints = {
+            table: _comparison(
+                session.value(
+                    "SELECT pg_temp.promptsync_print(:'src') || ' 0 0 0 ' ||"
+                    " pg_temp.promptsync_print(:'live');",
+                    "comparing the lists' fingerprints",
+                    src=work.src(table),
+                    live=work.live(table),
+                )
+            )
+            for table in work.tables
+        }
+        if all(c.staged == c.live for c in prints.values()):
+            return prints
     return {
         table: _comparison(
             session.value(

@@ -173,7 +173,7 @@ def _attempt(job: Job) -> int:
         if lists is not None:
             for table, spool in lists.result().items():
                 list_bytes += promote.load_list(tgt, work, table, spool)
-        compared = promote.plan(tgt, work)
+        compared = promote.plan(tgt, work, first=True)
         target_prints = {t: c.live for t, c in compared.items()}
         source_prints = (
             {t: c.staged for t, c in compared.items()}
