@@ -9,6 +9,7 @@ system has none (promptsync.throwaway). As root they run as the OS user `postgre
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -32,6 +33,10 @@ PASSWORDS = {
     "production": "pr0d-S3cret$(echo)pw",
 }
 ENV_NAMES = ("local", "staging", "production")
+
+
+def _sigint_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.fixture(scope="session")
@@ -113,6 +118,9 @@ class Cluster:
             stdin=subprocess.DEVNULL,
             text=True,
             cwd=self.tmp,
+            # as in a terminal: a test run started in the background (bash ignores SIGINT in
+            # its background jobs) would pass that on, and Python then ignores Ctrl-C
+            preexec_fn=_sigint_default,
         )
 
     def sql(self, name: str, sql: str) -> str:
