@@ -39,6 +39,8 @@ DECLARE
   t jsonb;
   live regclass;
   undo text;
+  op text;
+  touched text;
   had_rows boolean;
   attempt text;
   step text;
@@ -64,18 +66,17 @@ BEGIN
       -- the promotion's undo table for this table, its rows in their own types (no text)
       undo := pg_temp.promptsync_undo_table(live::text, promotion);
       EXECUTE format('CREATE TABLE %s (%s)', undo, pg_temp.promptsync_undo_columns(live));
-      -- the old rows of updated and deleted rows, found by key (a semi-join: only the
-      -- narrow comparison table is hashed, never the wide rows)
-      EXECUTE format(
-        'INSERT INTO %1$s SELECT ''u'', %2$s FROM %3$s l WHERE (%5$s) IN'
-        ' (SELECT %6$s FROM %4$s c WHERE c.promptsync_staged <> c.promptsync_live)',
-        undo, pg_temp.promptsync_columns(live, 'l.%I', false), t ->> 'rel', t ->> 'cmp',
-        pg_temp.promptsync_keys(live, 'l.%I'), pg_temp.promptsync_keys(live, 'c.%I'));
-      EXECUTE format(
-        'INSERT INTO %1$s SELECT ''d'', %2$s FROM %3$s l WHERE (%5$s) IN'
-        ' (SELECT %6$s FROM %4$s c WHERE c.promptsync_staged IS NULL)',
-        undo, pg_temp.promptsync_columns(live, 'l.%I', false), t ->> 'rel', t ->> 'cmp',
-        pg_temp.promptsync_keys(live, 'l.%I'), pg_temp.promptsync_keys(live, 'c.%I'));
+      -- the old rows of updated ('u') and deleted ('d') rows, found by key (a semi-join:
+      -- only the narrow comparison table is hashed, never the wide rows)
+      FOR op, touched IN VALUES ('u', 'c.promptsync_staged <> c.promptsync_live'),
+                                ('d', 'c.promptsync_staged IS NULL') LOOP
+        EXECUTE format(
+          'INSERT INTO %1$s SELECT %2$L, %3$s FROM %4$s l WHERE (%5$s) IN'
+          ' (SELECT %6$s FROM %7$s c WHERE %8$s)',
+          undo, op, pg_temp.promptsync_columns(live, 'l.%I', false), t ->> 'rel',
+          pg_temp.promptsync_keys(live, 'l.%I'), pg_temp.promptsync_keys(live, 'c.%I'),
+          t ->> 'cmp', touched);
+      END LOOP;
       -- an inserted row: its key alone; an empty table: one row with no key ('e') instead
       EXECUTE format('SELECT EXISTS (SELECT FROM %s WHERE promptsync_live IS NOT NULL)',
                      t ->> 'cmp') INTO had_rows;

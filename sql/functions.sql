@@ -30,18 +30,24 @@ RETURNS text LANGUAGE sql STABLE AS $$
   SELECT replace(pg_temp.promptsync_keys(rel, a || '.%1$I = ' || b || '.%1$I'), ', ', ' AND ')
 $$;
 
+-- The aggregates that fingerprint a column of row hashes, as SQL: its count of hashes and
+-- the two sums (as fingerprint.sql sums them), for promptsync_print and promptsync_summary.
+CREATE FUNCTION pg_temp.promptsync_sums(col text)
+RETURNS text LANGUAGE sql IMMUTABLE AS $$
+  SELECT format('count(%1$I),'
+                ' coalesce(sum((''x'' || left(%1$I, 16))::bit(64)::bigint), 0),'
+                ' coalesce(sum((''x'' || right(%1$I, 16))::bit(64)::bigint), 0)', col)
+$$;
+
 -- The fingerprint of a list of row hashes (a table with a column promptsync_hash): its row
--- count and the two sums, as fingerprint.sql computes them, in one line.
+-- count and the two sums, in one line.
 CREATE FUNCTION pg_temp.promptsync_print(list text)
 RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
   result text;
 BEGIN
-  EXECUTE format(
-    'SELECT concat_ws('' '', count(*),'
-    '   coalesce(sum((''x'' || left(promptsync_hash, 16))::bit(64)::bigint), 0),'
-    '   coalesce(sum((''x'' || right(promptsync_hash, 16))::bit(64)::bigint), 0))'
-    '  FROM %s', list)
+  EXECUTE format('SELECT concat_ws('' '', %s) FROM %s',
+                 pg_temp.promptsync_sums('promptsync_hash'), list)
     INTO result;
   RETURN result;
 END
@@ -57,16 +63,14 @@ DECLARE
   result text;
 BEGIN
   EXECUTE format(
-    'SELECT concat_ws('' '', count(promptsync_staged),'
-    '   coalesce(sum((''x'' || left(promptsync_staged, 16))::bit(64)::bigint), 0),'
-    '   coalesce(sum((''x'' || right(promptsync_staged, 16))::bit(64)::bigint), 0),'
+    'SELECT concat_ws('' '', %s,'
     '   count(*) FILTER (WHERE promptsync_live IS NULL),'
     '   count(*) FILTER (WHERE promptsync_staged <> promptsync_live),'
     '   count(*) FILTER (WHERE promptsync_staged IS NULL),'
-    '   count(promptsync_live),'
-    '   coalesce(sum((''x'' || left(promptsync_live, 16))::bit(64)::bigint), 0),'
-    '   coalesce(sum((''x'' || right(promptsync_live, 16))::bit(64)::bigint), 0))'
-    '  FROM %s', cmp)
+    '   %s)'
+    '  FROM %s',
+    pg_temp.promptsync_sums('promptsync_staged'), pg_temp.promptsync_sums('promptsync_live'),
+    cmp)
     INTO result;
   RETURN result;
 END

@@ -19,36 +19,35 @@ DECLARE
   cols text := pg_temp.promptsync_columns(live, '%I', false);
   recorded text[];
   restored text;
+  exprs jsonb;
   key_match text;
   keys_kept boolean;
 BEGIN
   IF undo IS NOT NULL THEN
-    -- each current column from the undo table's column of the same name
-    SELECT string_agg(CASE WHEN u.attname IS NULL
-                           THEN format('NULL::%s', format_type(a.atttypid, a.atttypmod))
-                           WHEN u.atttypid = a.atttypid OR u.atttypid = t.typbasetype
-                           THEN format('u.%I::%s', a.attname, format_type(a.atttypid, a.atttypmod))
-                           ELSE format('u.%I::text::%s', a.attname,
-                                       format_type(a.atttypid, a.atttypmod)) END,
-                      ', ' ORDER BY a.attnum)
-      INTO restored
-      FROM pg_attribute a
-      JOIN pg_type t ON t.oid = a.atttypid
-      LEFT JOIN pg_attribute u ON u.attrelid = undo AND u.attname = a.attname
-                              AND u.attnum > 0 AND NOT u.attisdropped
-     WHERE a.attrelid = live AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '';
-    SELECT string_agg(CASE WHEN u.atttypid = a.atttypid OR u.atttypid = t.typbasetype
-                           THEN format('l.%I = u.%I', a.attname, a.attname)
-                           ELSE format('l.%I = u.%I::text::%s', a.attname, a.attname,
-                                       format_type(a.atttypid, a.atttypmod)) END, ' AND '),
-           bool_and(u.attname IS NOT NULL)
+    -- each current column read from the undo table's column of the same name: as it is
+    -- when the type is the same (or the domain's base type), through text when it changed,
+    -- NULL when the undo table has no such column
+    SELECT jsonb_object_agg(attname, expr),
+           string_agg(coalesce(expr, format('NULL::%s', typ)), ', ' ORDER BY attnum)
+      INTO exprs, restored
+      FROM (SELECT a.attname, a.attnum, format_type(a.atttypid, a.atttypmod) AS typ,
+                   CASE WHEN u.attname IS NULL THEN NULL
+                        WHEN u.atttypid = a.atttypid OR u.atttypid = t.typbasetype
+                        THEN format('u.%I::%s', a.attname, format_type(a.atttypid, a.atttypmod))
+                        ELSE format('u.%I::text::%s', a.attname,
+                                    format_type(a.atttypid, a.atttypmod)) END AS expr
+              FROM pg_attribute a
+              JOIN pg_type t ON t.oid = a.atttypid
+              LEFT JOIN pg_attribute u ON u.attrelid = undo AND u.attname = a.attname
+                                      AND u.attnum > 0 AND NOT u.attisdropped
+             WHERE a.attrelid = live AND a.attnum > 0 AND NOT a.attisdropped
+               AND a.attgenerated = '') AS c;
+    SELECT string_agg(format('l.%I = %s', a.attname, exprs ->> a.attname), ' AND '),
+           bool_and(exprs ->> a.attname IS NOT NULL)
       INTO key_match, keys_kept
       FROM pg_index i
      CROSS JOIN LATERAL unnest(i.indkey) AS k(attnum)
       JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-      JOIN pg_type t ON t.oid = a.atttypid
-      LEFT JOIN pg_attribute u ON u.attrelid = undo AND u.attname = a.attname
-                              AND u.attnum > 0 AND NOT u.attisdropped
      WHERE i.indrelid = live AND i.indisprimary;
     IF NOT keys_kept THEN
       RAISE EXCEPTION 'the undo data of promotion % predates a change of the primary key of %',
