@@ -108,8 +108,14 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
     environ = dict(os.environ if environ is None else environ)
     path = dotenv or Path(environ.get("PROMPTSYNC_ENV_FILE", ".env"))
     merged: dict[str, str] = {}
-    if path.is_file():
-        merged.update({k: v for k, v in dotenv_values(path).items() if v is not None})
+    try:
+        if path.is_file():
+            merged.update({k: v for k, v in dotenv_values(path).items() if v is not None})
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read the settings file {path}: {exc.strerror or exc} (set "
+            "PROMPTSYNC_ENV_FILE to a readable file, or run from another directory)"
+        ) from None
     merged.update(environ)
     return Settings(values=merged, tables=parse_tables(merged.get("PROMPTSYNC_TABLES")))
 
