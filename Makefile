@@ -22,6 +22,11 @@ LOCAL_UP_TIMEOUT ?= 120
 ifeq ($(ALLOW_MASS_DELETE),1)
 export PROMPTSYNC_ALLOW_MASS_DELETE := 1
 endif
+# DISCARD_TARGET_EDITS=1 lets them overwrite rows changed on the target outside promptsync since
+# its last promotion (as --discard-target-edits).
+ifeq ($(DISCARD_TARGET_EDITS),1)
+export PROMPTSYNC_DISCARD_TARGET_EDITS := 1
+endif
 
 .PHONY: bench help local-up local-down sync-staging sync-prod rollback-staging rollback-prod diff-staging export verify check demo demo-stop test lint unit clean
 

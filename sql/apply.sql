@@ -19,14 +19,15 @@
 -- The check before COMMIT costs in proportion to the change: an unchanged row keeps the hash
 -- compare.sql computed, so only the touched rows (the keys compare.sql found different) are
 -- read again, and each must be byte for byte its staged row (whose hash compare.sql summed
--- into the staged checksum); the row count must be the staged one, and no other row may
+-- into the staged checksum); the row count must be the expected one, and no other row may
 -- carry a transaction id this apply wrote with (a trigger or cascade that rewrote a row the
 -- sync did not touch).
 --
 -- The application's triggers fire under the role's normal search_path (what RESET would
 -- give), not promptsync's empty one; promptsync's own statements are schema-qualified.
 -- Needs functions.sql and compare.sql's tables. Variables: :'tables', a JSON array of
--- {"rel", "stage", "cmp"} with parents before children, and :'promotion' ('' = none).
+-- {"rel", "stage", "cmp", "rows"} with parents before children ("rows": how many rows the
+-- table must hold after the apply), and :'promotion' ('' = none).
 -- Returns one line per table, in that order: inserted, updated, deleted.
 SET LOCAL promptsync.tables = :'tables';
 SET LOCAL promptsync.promotion = :'promotion';
@@ -65,7 +66,8 @@ BEGIN
     IF promotion IS NOT NULL THEN
       -- the promotion's undo table for this table, its rows in their own types (no text)
       undo := pg_temp.promptsync_undo_table(live::text, promotion);
-      EXECUTE format('CREATE TABLE %s (%s)', undo, pg_temp.promptsync_undo_columns(live));
+      EXECUTE format('CREATE TABLE %s (promptsync_op "char" NOT NULL, %s)', undo,
+                     pg_temp.promptsync_column_defs(live, false));
       -- the old rows of updated ('u') and deleted ('d') rows, found by key (a semi-join:
       -- only the narrow comparison table is hashed, never the wide rows)
       FOR op, touched IN VALUES ('u', 'c.promptsync_staged <> c.promptsync_live'),
@@ -93,6 +95,8 @@ BEGIN
     -- the stage's rows by key, for the check after each try
     EXECUTE format('CREATE INDEX ON %s (%s)', t ->> 'stage', pg_temp.promptsync_keys(live, '%I'));
     -- the staged row count, and how many staged rows the apply writes (inserts, updates)
+    -- (the table must end with "rows" rows: the staged ones, or, for a sync --only some
+    -- keys, the live ones less those deleted plus those inserted)
     EXECUTE format(
       'SELECT concat_ws('' '', count(promptsync_staged), count(*) FILTER (WHERE'
       '   promptsync_staged IS NOT NULL AND promptsync_staged IS DISTINCT FROM promptsync_live))'
@@ -171,12 +175,12 @@ BEGIN
           '                                  count(*)) FROM %s', t ->> 'rel')
           INTO now_holds USING now_holds, xids;
         -- staged: rows, touched; now: touched present, equal to their staged row, written,
-        -- rows. Every touched row is present exactly as staged, the table holds as many rows
-        -- as staged, and the rows this try wrote are exactly the touched ones present
+        -- rows. Every touched row is present exactly as staged, the table holds the rows
+        -- expected, and the rows this try wrote are exactly the touched ones present
         now_parts := string_to_array(now_holds, ' ');
         staged_parts := string_to_array(staged[i], ' ');
         IF now_parts[1] <> staged_parts[2] OR now_parts[2] <> now_parts[1]
-           OR now_parts[3] <> now_parts[1] OR now_parts[4] <> staged_parts[1] THEN
+           OR now_parts[3] <> now_parts[1] OR now_parts[4] <> (t ->> 'rows') THEN
           mismatch := concat_ws(', ', mismatch, t ->> 'rel');
         END IF;
       END LOOP;

@@ -16,7 +16,7 @@ DECLARE
 BEGIN
   EXECUTE format('ANALYZE %s', stage);
   EXECUTE format(
-    'WITH s AS (SELECT %1$s, pg_catalog.md5(ROW(%2$s)::text) AS h FROM %3$s)'
+    'WITH s AS (SELECT %1$s, %2$s AS h FROM %3$s t)'
     ' SELECT concat_ws('' '','
     '   (SELECT count(*) FROM %4$s c WHERE c.promptsync_staged IS NOT NULL'
     '       AND c.promptsync_staged IS DISTINCT FROM c.promptsync_live'
@@ -25,7 +25,7 @@ BEGIN
     '      (SELECT FROM %4$s c WHERE %5$s AND s.h = c.promptsync_staged)),'
     '   (SELECT count(*) FROM s),'
     '   (SELECT count(*) FROM (SELECT DISTINCT %1$s FROM s) AS d))',
-    pg_temp.promptsync_keys(live, '%I'), pg_temp.promptsync_columns(live, '%I', true), stage,
+    pg_temp.promptsync_keys(live, '%I'), pg_temp.promptsync_row_hash(live, 't'), stage,
     cmp, pg_temp.promptsync_key_match(live, 's', 'c'))
     INTO result;
   PERFORM set_config('promptsync.result', result, true);

@@ -22,5 +22,7 @@ SELECT pg_catalog.string_agg(pg_catalog.format('%I', attname), ', ' ORDER BY att
 SELECT b, pg_catalog.count(*),
        pg_catalog.sum(('x' || pg_catalog.left(h, 16))::bit(64)::bigint),
        pg_catalog.sum(('x' || pg_catalog.right(h, 16))::bit(64)::bigint)
-  FROM (SELECT :diff_bucket AS b, pg_catalog.md5(ROW(:diff_cols)::text) AS h FROM :rel AS t OFFSET 0) r
+  FROM (SELECT :diff_bucket AS b,
+               pg_catalog.md5(pg_catalog.convert_to(ROW(:diff_cols)::text, 'UTF8')) AS h
+          FROM :rel AS t OFFSET 0) r
  GROUP BY b;

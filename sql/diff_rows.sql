@@ -9,6 +9,6 @@ SELECT pg_catalog.string_agg(pg_catalog.format('t.%I::text', a.attname), ', ' OR
  WHERE i.indrelid = :'keyrel'::regclass AND i.indisprimary
 \gset diff_
 SELECT pg_catalog.array_to_json(ARRAY[:diff_key_text])::text,
-       pg_catalog.md5(ROW(:diff_cols)::text)
+       pg_catalog.md5(pg_catalog.convert_to(ROW(:diff_cols)::text, 'UTF8'))
   FROM :rel AS t
  WHERE :diff_bucket IN (SELECT pg_catalog.jsonb_array_elements_text(:'buckets'::jsonb)::bigint);

@@ -1,10 +1,8 @@
 -- The source's side of a delta transfer: the rows of :rel whose primary keys are in :'keys'
 -- (a JSON array of objects naming the key columns, from fetch_keys.sql on the target), as
 -- COPY data of the columns :cols (quoted names, in the target's order), read in the exported
--- snapshot :'snapshot'. Runs in its own psql, whose standard output is only this COPY data;
--- session.sql runs first. Variables: :'snapshot', :'rel', :cols, :'keys'.
-BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
-SET TRANSACTION SNAPSHOT :'snapshot';
+-- snapshot. Runs in its own psql, whose standard output is only this COPY data, inside the
+-- transaction copyout.script() opens in that snapshot. Variables: :'rel', :cols, :'keys'.
 SELECT pg_catalog.string_agg(pg_catalog.format('t.%I', a.attname), ', ' ORDER BY k.ord)
        AS row_keys,
        pg_catalog.string_agg(pg_catalog.format('k.%I', a.attname), ', ' ORDER BY k.ord)
@@ -21,4 +19,3 @@ COPY (SELECT :cols FROM :rel AS t
        WHERE (:fr_row_keys) IN (SELECT :fr_wanted_keys
                                   FROM pg_catalog.jsonb_to_recordset(:'keys'::jsonb)
                                        AS k(:fr_key_types))) TO STDOUT;
-COMMIT;

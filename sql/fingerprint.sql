@@ -1,6 +1,7 @@
 -- Row count and checksum of :rel (a quoted, qualified name from table_info.sql).
 -- Each row is rendered as text with its columns in name order, so the physical column order
--- does not matter, and session.sql pins every setting that changes how a value prints. The
+-- does not matter, and settings.sql pins every setting that changes how a value prints; the
+-- text is hashed as UTF-8 whatever the database's encoding (DESIGN.md, guarantee 9). The
 -- row hashes are summed, so the result does not depend on the order rows are read in either.
 -- Generated columns are left out: a data-only dump does not carry them. OFFSET 0 keeps the
 -- planner from flattening the subquery, which would compute each row's md5 twice.
@@ -12,4 +13,5 @@ SELECT pg_catalog.string_agg(pg_catalog.format('%I', attname), ', ' ORDER BY att
 SELECT pg_catalog.count(*),
        coalesce(pg_catalog.sum(('x' || pg_catalog.left(h, 16))::bit(64)::bigint), 0),
        coalesce(pg_catalog.sum(('x' || pg_catalog.right(h, 16))::bit(64)::bigint), 0)
-  FROM (SELECT pg_catalog.md5(ROW(:fp_cols)::text) AS h FROM :rel AS t OFFSET 0) AS r;
+  FROM (SELECT pg_catalog.md5(pg_catalog.convert_to(ROW(:fp_cols)::text, 'UTF8')) AS h
+          FROM :rel AS t OFFSET 0) AS r;

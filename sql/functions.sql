@@ -14,20 +14,31 @@ RETURNS text LANGUAGE sql STABLE AS $$
    WHERE attrelid = rel AND attnum > 0 AND NOT attisdropped AND attgenerated = ''
 $$;
 
--- The same for the primary key columns, in key order: promptsync_keys(t, 'l.%I') = "l.id".
-CREATE FUNCTION pg_temp.promptsync_keys(rel regclass, template text)
+-- The same for the primary key columns, in key order: promptsync_keys(t, 'l.%I') = "l.id";
+-- `sep` joins them (', ' unless given).
+CREATE FUNCTION pg_temp.promptsync_keys(rel regclass, template text, sep text DEFAULT ', ')
 RETURNS text LANGUAGE sql STABLE AS $$
-  SELECT string_agg(format(template, a.attname), ', ' ORDER BY k.ord)
+  SELECT string_agg(format(template, a.attname), sep ORDER BY k.ord)
     FROM pg_catalog.pg_index i
    CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
     JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
    WHERE i.indrelid = rel AND i.indisprimary
 $$;
 
+-- The hash of a row of `rel` read as `alias` (DESIGN.md, guarantee 9): md5 of the row as
+-- text, columns in name order, as UTF-8 whatever the server's encoding (settings.sql pins how
+-- values print). fingerprint.sql, hash_list.sql and diff_*.sql, which run without these
+-- helpers, write the same expression out.
+CREATE FUNCTION pg_temp.promptsync_row_hash(rel regclass, alias text)
+RETURNS text LANGUAGE sql STABLE AS $$
+  SELECT format('pg_catalog.md5(pg_catalog.convert_to(ROW(%s)::text, ''UTF8''))',
+                pg_temp.promptsync_columns(rel, alias || '.%I', true))
+$$;
+
 -- "a.k1 = b.k1 AND a.k2 = b.k2": rows a and b have the same primary key.
 CREATE FUNCTION pg_temp.promptsync_key_match(rel regclass, a text, b text)
 RETURNS text LANGUAGE sql STABLE AS $$
-  SELECT replace(pg_temp.promptsync_keys(rel, a || '.%1$I = ' || b || '.%1$I'), ', ', ' AND ')
+  SELECT pg_temp.promptsync_keys(rel, a || '.%1$I = ' || b || '.%1$I', ' AND ')
 $$;
 
 -- The aggregates that fingerprint a column of row hashes, as SQL: its count of hashes and
@@ -76,6 +87,93 @@ BEGIN
 END
 $$;
 
+-- The comparison table `cmp` of a promotion, by primary key: the row hash of each key in the
+-- rows to come (promptsync_staged: a query over the stage or the source's list), in the live
+-- table (promptsync_live: a query over its list, or hashing it) and in the target's ledger
+-- (promptsync_ledger: what promptsync left there, ledger_write.sql; NULL without one); NULL
+-- where that side has no such row. `wanted` (a JSON array of key objects, or NULL) keeps
+-- those keys alone (sync --only). The apply and its checks work from this table. Returns
+-- promptsync_summary's line.
+CREATE FUNCTION pg_temp.promptsync_compare(live regclass, cmp text, staged text, listed text,
+                                           ledger text, wanted jsonb)
+RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+  merged text := pg_temp.promptsync_keys(live, 'coalesce(s.%1$I, l.%1$I)');
+BEGIN
+  EXECUTE format('DROP TABLE IF EXISTS %s', cmp);  -- compared again once writers are out
+  EXECUTE format(
+    'CREATE TEMPORARY TABLE %1$s ON COMMIT DROP AS'
+    ' SELECT %2$s, s.promptsync_hash AS promptsync_staged, l.promptsync_hash AS promptsync_live,'
+    '        %3$s AS promptsync_ledger'
+    '   FROM (%4$s) AS s FULL JOIN (%5$s) AS l ON %6$s %7$s %8$s',
+    cmp, pg_temp.promptsync_keys(live, 'coalesce(s.%1$I, l.%1$I) AS %1$I'),
+    CASE WHEN ledger = '' THEN 'NULL::text' ELSE 'g.promptsync_hash' END, staged, listed,
+    pg_temp.promptsync_key_match(live, 's', 'l'),
+    CASE WHEN ledger = '' THEN ''
+         ELSE format('LEFT JOIN %s g ON %s', ledger,
+                     pg_temp.promptsync_keys(live, 'g.%1$I = coalesce(s.%1$I, l.%1$I)',
+                                             ' AND ')) END,
+    CASE WHEN wanted IS NULL THEN ''
+         ELSE format('WHERE (%s) IN (SELECT %s FROM pg_catalog.jsonb_to_recordset(%L) AS o(%s))',
+                     merged, pg_temp.promptsync_keys(live, 'o.%I'), wanted,
+                     pg_temp.promptsync_signature(live, true)) END);
+  -- row estimates for the apply's joins: it reads only the rows that differ
+  EXECUTE format('ANALYZE %s', cmp);
+  RETURN pg_temp.promptsync_summary(cmp);
+END
+$$;
+
+-- Whether the changed rows of `live` (per :cmp) may be replaced, deleted and re-inserted:
+-- not when a foreign key whose ON DELETE acts (CASCADE, SET NULL/DEFAULT, RESTRICT: actions
+-- cannot be deferred) has rows pointing at one of them, since the replacement would change
+-- or stop on that user data. Then no single transaction can make the change: the error
+-- (SQLSTATE PS002, never retried in another order) names the constraint and the rows.
+CREATE FUNCTION pg_temp.promptsync_replaceable(live regclass, cmp text, why text)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+  fk record;
+  on_cols text;
+  n bigint;
+  keys text;
+BEGIN
+  FOR fk IN SELECT c.conname, c.conrelid::regclass AS referencing, c.conkey, c.confkey,
+                   CASE c.confdeltype WHEN 'c' THEN 'CASCADE' WHEN 'n' THEN 'SET NULL'
+                                      WHEN 'd' THEN 'SET DEFAULT' ELSE 'RESTRICT' END AS action
+              FROM pg_catalog.pg_constraint c
+             WHERE c.confrelid = live AND c.contype = 'f' AND c.confdeltype <> 'a' LOOP
+    SELECT string_agg(format('r.%I = l.%I', ra.attname, la.attname), ' AND ')
+      INTO on_cols
+      FROM unnest(fk.conkey, fk.confkey) AS k(r, l)
+      JOIN pg_catalog.pg_attribute ra ON ra.attrelid = fk.referencing AND ra.attnum = k.r
+      JOIN pg_catalog.pg_attribute la ON la.attrelid = live AND la.attnum = k.l;
+    EXECUTE format(
+      'SELECT count(*), string_agg(DISTINCT %s, '', '') FROM %s r JOIN %s l ON %s'
+      ' JOIN %s c ON %s WHERE c.promptsync_staged <> c.promptsync_live',
+      pg_temp.promptsync_key_text(live, 'l'), fk.referencing, live, on_cols, cmp,
+      pg_temp.promptsync_key_match(live, 'l', 'c'))
+      INTO n, keys;
+    IF n > 0 THEN
+      RAISE EXCEPTION USING ERRCODE = 'PS002', MESSAGE = format(
+        'the changed rows %s of %s must be deleted and re-inserted (%s), but %s rows of %s '
+        'point at them through %I (ON DELETE %s), which would act on that user data: no '
+        'single transaction can make this change; apply it in two syncs, first moving the '
+        'values out of the way', keys, live, why, n, fk.referencing, fk.conname, fk.action);
+    END IF;
+  END LOOP;
+END
+$$;
+
+-- "id=17" (or "a=1/b=x"): a row's key as text, for messages; `alias` names the row.
+CREATE FUNCTION pg_temp.promptsync_key_text(rel regclass, alias text)
+RETURNS text LANGUAGE sql STABLE AS $$
+  SELECT string_agg(format('%L || ''='' || %s.%I::text', a.attname, alias, a.attname),
+                    ' || ''/'' || ' ORDER BY k.ord)
+    FROM pg_catalog.pg_index i
+   CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+    JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+   WHERE i.indrelid = rel AND i.indisprimary
+$$;
+
 -- One step of the apply on one table: 'D' deletes the rows the stage lacks, 'I' inserts the
 -- rows the live table lacks, 'U' rewrites the changed rows. Works from compare.sql's :cmp.
 -- Returns how many rows it wrote. `rel` is the quoted, qualified name.
@@ -88,7 +186,8 @@ DECLARE
   l_is_c text := pg_temp.promptsync_key_match(live, 'l', 'c');
   s_is_c text := pg_temp.promptsync_key_match(live, 's', 'c');
   changed text := 'c.promptsync_staged <> c.promptsync_live';
-  sets text;  -- (b, c) = ROW(s.b, s.c): every stored column but the key
+  sets text;  -- (a, b, c) = ROW(s.a, s.b, s.c)
+  why text;  -- why the changed rows are replaced rather than updated
   n bigint := 0;
 BEGIN
   IF step = 'D' THEN
@@ -103,20 +202,23 @@ BEGIN
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;
   END IF;
+  -- Every stored column is written, the key's too: a key equal by = but printed otherwise
+  -- (numeric 1000.1 and 1000.10) takes the source's form, as the row hash reads it. Not a
+  -- GENERATED ALWAYS identity key, which an UPDATE cannot write (and integers print alike).
   SELECT format('(%s) = ROW(%s)', string_agg(format('%I', attname), ', ' ORDER BY attnum),
                 string_agg(format('s.%I', attname), ', ' ORDER BY attnum))
     INTO sets
     FROM pg_catalog.pg_attribute
    WHERE attrelid = live AND attnum > 0 AND NOT attisdropped AND attgenerated = ''
-     AND attnum <> ALL (SELECT unnest(indkey) FROM pg_catalog.pg_index
-                         WHERE indrelid = live AND indisprimary);
+     AND NOT (attidentity = 'a'
+              AND attnum = ANY (SELECT unnest(indkey) FROM pg_catalog.pg_index
+                                 WHERE indrelid = live AND indisprimary));
   IF sets IS NULL THEN
-    RETURN 0;  -- only key columns: a changed row is a delete plus an insert
+    RETURN 0;  -- an identity key alone: a changed row is a delete plus an insert
   END IF;
-  -- An UPDATE cannot write a GENERATED ALWAYS identity column; UPDATE checks uniqueness row
-  -- by row, so changed rows that trade a unique value (two prompts swapping names) fail.
-  -- Both are done by replacing the changed rows in ONE statement instead (the join on `gone`
-  -- makes the DELETE run first).
+  -- An UPDATE cannot write a non-key GENERATED ALWAYS identity column, and it checks unique
+  -- and exclusion constraints row by row, so changed rows that trade a unique value (two
+  -- prompts swapping versions) or a slot fail. Those rows are replaced instead (below).
   IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute
                   WHERE attrelid = live AND attnum > 0 AND NOT attisdropped
                     AND attidentity = 'a'
@@ -127,23 +229,74 @@ BEGIN
                      rel, sets, stage, cmp, s_is_c, l_is_c, changed);
       GET DIAGNOSTICS n = ROW_COUNT;
       RETURN n;
-    EXCEPTION WHEN unique_violation THEN
-      NULL;  -- replace them below
+    EXCEPTION WHEN unique_violation OR exclusion_violation THEN
+      GET STACKED DIAGNOSTICS why = CONSTRAINT_NAME;
+      why := format('they trade values under %I', why);
     END;
   END IF;
-  -- Replacing deletes and re-inserts the rows, which is only safe when no foreign key acts
-  -- on deletion (CASCADE, SET NULL/DEFAULT, RESTRICT).
-  IF EXISTS (SELECT FROM pg_catalog.pg_constraint
-              WHERE confrelid = live AND contype = 'f' AND confdeltype <> 'a') THEN
-    RAISE EXCEPTION 'changed rows of % swap a unique value or set a GENERATED ALWAYS identity column while a foreign key with an ON DELETE action references the table: apply the change in two syncs', rel;
-  END IF;
+  PERFORM pg_temp.promptsync_replaceable(
+    live, cmp, coalesce(why, 'a GENERATED ALWAYS identity column changes'));
+  -- Replace: delete the changed rows and insert their staged versions in ONE statement, so a
+  -- NO ACTION foreign key to them (deferrable or not) is checked once both are done. The
+  -- inserts wait for every delete: the one-time filter counts the whole of `gone` before the
+  -- first row is inserted, whatever plan the row counts bring (a join with `gone` would let a
+  -- new row in before the old holder of its unique value has gone).
   EXECUTE format(
-    'WITH gone AS (DELETE FROM %1$s l USING %2$s c WHERE %3$s AND %4$s RETURNING l.*)'
+    'WITH gone AS (DELETE FROM %1$s l USING %2$s c WHERE %3$s AND %4$s RETURNING 1)'
     ' INSERT INTO %1$s (%5$s) OVERRIDING SYSTEM VALUE'
-    ' SELECT %6$s FROM %7$s s JOIN %2$s c ON %8$s JOIN gone l ON %3$s',
+    ' SELECT %6$s FROM %7$s s JOIN %2$s c ON %8$s WHERE %4$s AND (SELECT count(*) FROM gone) >= 0',
     rel, cmp, l_is_c, changed, cols, s_cols, stage, s_is_c);
   GET DIAGNOSTICS n = ROW_COUNT;
   RETURN n;
+END
+$$;
+
+-- "name type" of each primary key column of `rel` in key order (keys_only), or of each stored
+-- column by name: what a ledger was written for (ledger_find.sql).
+CREATE FUNCTION pg_temp.promptsync_signature(rel regclass, keys_only boolean)
+RETURNS text LANGUAGE sql STABLE AS $$
+  SELECT string_agg(format('%I %s', a.attname, format_type(a.atttypid, a.atttypmod)), ', '
+                    ORDER BY CASE WHEN keys_only THEN k.ord END, a.attname COLLATE "C")
+    FROM pg_catalog.pg_attribute a
+    LEFT JOIN (SELECT k.attnum, k.ord
+                 FROM pg_catalog.pg_index i
+                CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+                WHERE i.indrelid = rel AND i.indisprimary) AS k ON k.attnum = a.attnum
+   WHERE a.attrelid = rel AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+     AND (k.ord IS NOT NULL OR NOT keys_only)
+$$;
+
+-- The table holding `rel`'s ledger (ledger_write.sql): promptsync.ledger_<8 hex of md5(rel)>.
+CREATE FUNCTION pg_temp.promptsync_ledger_table(rel text)
+RETURNS text LANGUAGE sql IMMUTABLE AS $$
+  SELECT format('promptsync.%I', format('ledger_%s', left(md5(rel), 8)))
+$$;
+
+-- For the foreign key `fk` from another table (as r) to `live` (as l): the FROM items and
+-- condition that find the referencing rows pointing at a live row the apply deletes, or
+-- whose referenced values it changes (by `cmp` and the stage, as s). references.sql counts
+-- them; detach.sql detaches or deletes them.
+CREATE FUNCTION pg_temp.promptsync_referencing(fk oid, live regclass, stage text, cmp text)
+RETURNS text LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  c record;
+  on_cols text;
+  moved text;
+BEGIN
+  SELECT conrelid::regclass AS referencing, conkey, confkey INTO c
+    FROM pg_catalog.pg_constraint WHERE oid = fk;
+  SELECT string_agg(format('r.%I = l.%I', ra.attname, la.attname), ' AND '),
+         string_agg(format('l.%1$I IS DISTINCT FROM s.%1$I', la.attname), ' OR ')
+    INTO on_cols, moved
+    FROM unnest(c.conkey, c.confkey) AS k(r, l)
+    JOIN pg_catalog.pg_attribute ra ON ra.attrelid = c.referencing AND ra.attnum = k.r
+    JOIN pg_catalog.pg_attribute la ON la.attrelid = live AND la.attnum = k.l;
+  RETURN format(
+    '%s r JOIN %s l ON %s JOIN %s c ON %s LEFT JOIN %s s ON %s'
+    ' WHERE c.promptsync_staged IS NULL'
+    '    OR (c.promptsync_staged <> c.promptsync_live AND (%s))',
+    c.referencing, live, on_cols, cmp, pg_temp.promptsync_key_match(live, 'l', 'c'),
+    stage, pg_temp.promptsync_key_match(live, 's', 'c'), moved);
 END
 $$;
 
@@ -154,27 +307,31 @@ RETURNS text LANGUAGE sql IMMUTABLE AS $$
   SELECT format('promptsync.%I', format('undo_%s_%s', promotion, left(md5(rel), 8)))
 $$;
 
--- The columns of such an undo table, as CREATE TABLE lists them: promptsync_op, then every
--- stored column of `rel` in physical order, with its type but none of its constraints (a
--- domain becomes its base type, so a NULL fits where an inserted row keeps only its key).
-CREATE FUNCTION pg_temp.promptsync_undo_columns(rel regclass)
+-- Stored columns of `rel` as CREATE TABLE lists them, in physical order: each with its type
+-- but none of its constraints, a domain as its base type (so a NULL fits where an undo row
+-- keeps only its key); only the primary key columns when keys_only. An undo table is
+-- promptsync_op "char" NOT NULL followed by every column; a ledger keeps the key columns.
+CREATE FUNCTION pg_temp.promptsync_column_defs(rel regclass, keys_only boolean)
 RETURNS text LANGUAGE plpgsql STABLE AS $$
 DECLARE
   a record;
   typ oid;
   typmod int;
-  defs text := 'promptsync_op "char" NOT NULL';
+  defs text[] := '{}';
 BEGIN
   FOR a IN SELECT attname, atttypid, atttypmod FROM pg_catalog.pg_attribute
             WHERE attrelid = rel AND attnum > 0 AND NOT attisdropped AND attgenerated = ''
+              AND (NOT keys_only
+                   OR attnum = ANY ((SELECT indkey FROM pg_catalog.pg_index
+                                      WHERE indrelid = rel AND indisprimary)::int2[]))
             ORDER BY attnum LOOP
     typ := a.atttypid;
     typmod := a.atttypmod;
     WHILE (SELECT typtype FROM pg_catalog.pg_type WHERE oid = typ) = 'd' LOOP
       SELECT typbasetype, typtypmod INTO typ, typmod FROM pg_catalog.pg_type WHERE oid = typ;
     END LOOP;
-    defs := defs || format(', %I %s', a.attname, pg_catalog.format_type(typ, typmod));
+    defs := defs || format('%I %s', a.attname, pg_catalog.format_type(typ, typmod));
   END LOOP;
-  RETURN defs;
+  RETURN array_to_string(defs, ', ');
 END
 $$;

@@ -6,9 +6,18 @@
 -- may CREATE in the database needs none of this: its first promotion creates the schema.
 \set ON_ERROR_STOP 1
 \ir history_schema.sql
+\ir ledger_schema.sql
 GRANT USAGE, CREATE ON SCHEMA promptsync TO :"role";  -- CREATE: undo tables
 GRANT SELECT, INSERT, DELETE ON promptsync.promotions TO :"role";
 GRANT SELECT, INSERT ON promptsync.promotion_tables, promptsync.undo TO :"role";
+GRANT SELECT, INSERT, UPDATE, DELETE ON promptsync.ledgers TO :"role";
+-- the ledgers of promptsync's earlier promotions, whoever made them
+SELECT pg_catalog.format('GRANT SELECT, INSERT, DELETE ON promptsync.%I TO %I;', c.relname,
+                         :'role')
+  FROM pg_catalog.pg_class c
+ WHERE c.relnamespace = 'promptsync'::regnamespace AND c.relkind = 'r'
+   AND c.relname ~ '^ledger_[0-9a-f]{8}$'
+\gexec
 GRANT USAGE ON SEQUENCE promptsync.promotions_id_seq TO :"role";
 GRANT SELECT, INSERT, UPDATE, DELETE ON public.prompts TO :"role";
 -- the id sequence, whatever it is called (prompts_id_seq1 after a rebuild)

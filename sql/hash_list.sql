@@ -1,10 +1,8 @@
 -- The source's side of a delta transfer: one COPY line per row of :rel, read in the exported
--- snapshot :'snapshot' (the same rows pg_dump or the row fetch reads): the primary key
--- columns, then the row's hash, computed exactly as fingerprint.sql computes it (columns in
--- name order, as text, md5). Runs in its own psql, whose standard output is only this COPY
--- data; session.sql runs first. Variables: :'snapshot', :'rel'.
-BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
-SET TRANSACTION SNAPSHOT :'snapshot';
+-- snapshot (the same rows pg_dump or the row fetch reads): the primary key columns, then the
+-- row's hash, computed exactly as fingerprint.sql computes it (columns in name order, as
+-- text, as UTF-8, md5). Runs in its own psql, whose standard output is only this COPY data,
+-- inside the transaction copyout.script() opens in that snapshot. Variables: :'rel'.
 SELECT pg_catalog.string_agg(pg_catalog.format('%I', attname), ', ' ORDER BY attname COLLATE "C")
        AS cols
   FROM pg_catalog.pg_attribute
@@ -16,5 +14,5 @@ SELECT pg_catalog.string_agg(pg_catalog.format('t.%I', a.attname), ', ' ORDER BY
   JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
  WHERE i.indrelid = :'rel'::regclass AND i.indisprimary
 \gset hl_
-COPY (SELECT :hl_keys, pg_catalog.md5(ROW(:hl_cols)::text) FROM :rel AS t) TO STDOUT;
-COMMIT;
+COPY (SELECT :hl_keys, pg_catalog.md5(pg_catalog.convert_to(ROW(:hl_cols)::text, 'UTF8'))
+        FROM :rel AS t) TO STDOUT;

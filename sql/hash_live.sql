@@ -19,9 +19,8 @@ BEGIN
                  current_setting('promptsync.live'), current_setting('promptsync.src'));
   EXECUTE format(
     'CREATE TEMPORARY TABLE %s ON COMMIT DROP AS'
-    ' SELECT %s, pg_catalog.md5(ROW(%s)::text) AS promptsync_hash,'
-    '        xmin::text AS promptsync_xmin FROM %s',
-    current_setting('promptsync.live'), keys, pg_temp.promptsync_columns(live, '%I', true), live);
+    ' SELECT %s, %s AS promptsync_hash, xmin::text AS promptsync_xmin FROM %s t',
+    current_setting('promptsync.live'), keys, pg_temp.promptsync_row_hash(live, 't'), live);
   EXECUTE format(
     'CREATE TEMPORARY TABLE %s ON COMMIT DROP AS'
     ' SELECT %s, NULL::text AS promptsync_hash FROM %s WITH NO DATA',

@@ -30,10 +30,10 @@ BEGIN
     list, live, pg_temp.promptsync_key_match(live, 'r', 'l'));
   GET DIAGNOSTICS n = ROW_COUNT;
   EXECUTE format(
-    'INSERT INTO %1$s SELECT %4$s, pg_catalog.md5(ROW(%5$s)::text), r.xmin::text FROM %2$s r'
+    'INSERT INTO %1$s SELECT %4$s, %5$s, r.xmin::text FROM %2$s r'
     ' WHERE NOT EXISTS (SELECT FROM %1$s l WHERE %3$s)',
     list, live, pg_temp.promptsync_key_match(live, 'r', 'l'),
-    pg_temp.promptsync_keys(live, 'r.%I'), pg_temp.promptsync_columns(live, 'r.%I', true));
+    pg_temp.promptsync_keys(live, 'r.%I'), pg_temp.promptsync_row_hash(live, 'r'));
   GET DIAGNOSTICS added = ROW_COUNT;
   PERFORM set_config('promptsync.result', concat_ws(' ', n, added), true);
 END

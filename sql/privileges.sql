@@ -4,7 +4,8 @@
 -- them), TEMPORARY on the database (staging tables), and promptsync's history schema:
 -- CREATE on the database to create it on the first promotion, or, once it exists (see
 -- grants.sql), the privileges on its tables and CREATE on it (each promotion keeps its undo
--- data in a table of its own). Variables: :'rel'.
+-- data in a table of its own), and on the table's ledger when another role made it.
+-- Variables: :'rel'.
 WITH me AS (SELECT pg_catalog.quote_ident(current_user::text) AS role,
                    pg_catalog.quote_ident(pg_catalog.current_database()::text) AS db),
      history AS (SELECT pg_catalog.to_regnamespace('promptsync') IS NOT NULL AS found,
@@ -42,7 +43,18 @@ WITH me AS (SELECT pg_catalog.quote_ident(current_user::text) AS role,
                       ('promptsync.promotions', 'DELETE'),
                       ('promptsync.promotion_tables', 'SELECT'),
                       ('promptsync.promotion_tables', 'INSERT'),
-                      ('promptsync.undo', 'SELECT'), ('promptsync.undo', 'INSERT')) AS t (rel, p)
+                      ('promptsync.undo', 'SELECT'), ('promptsync.undo', 'INSERT'),
+                      ('promptsync.ledgers', 'SELECT'), ('promptsync.ledgers', 'INSERT'),
+                      ('promptsync.ledgers', 'UPDATE'), ('promptsync.ledgers', 'DELETE'),
+                      (pg_catalog.format('promptsync.%I',
+                                         'ledger_' || pg_catalog.left(pg_catalog.md5(:'rel'), 8)),
+                       'SELECT'),
+                      (pg_catalog.format('promptsync.%I',
+                                         'ledger_' || pg_catalog.left(pg_catalog.md5(:'rel'), 8)),
+                       'INSERT'),
+                      (pg_catalog.format('promptsync.%I',
+                                         'ledger_' || pg_catalog.left(pg_catalog.md5(:'rel'), 8)),
+                       'DELETE')) AS t (rel, p)
         WHERE CASE WHEN usable AND pg_catalog.to_regclass(t.rel) IS NOT NULL
                    THEN NOT pg_catalog.has_table_privilege(t.rel, t.p) ELSE false END
        UNION ALL

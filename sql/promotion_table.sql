@@ -15,7 +15,7 @@ DELETE FROM promptsync.promotions
 SELECT pg_catalog.format('DROP TABLE promptsync.%I', c.relname)
   FROM pg_catalog.pg_class c
  WHERE c.relnamespace = 'promptsync'::regnamespace AND c.relkind = 'r'
-   AND c.relname ~ '^undo_[0-9]+_[0-9a-f]{8}$'
+   AND c.relname ~ '^undo_[0-9]+_[0-9a-f]{8}(_ledger|_refs)?$'
    AND pg_catalog.substring(c.relname, '^undo_([0-9]+)_')::bigint
        NOT IN (SELECT id FROM promptsync.promotions)
    AND pg_catalog.pg_has_role(c.relowner, 'MEMBER')

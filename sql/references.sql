@@ -1,8 +1,14 @@
 -- Guard: rows of OTHER tables that point (by foreign key) at rows the apply would delete, or
--- whose referenced values it would change. A sync never deletes or changes rows in other
--- tables, whatever the foreign key's ON DELETE / ON UPDATE says, so any such row stops it.
--- Tables synced together (:'synced', a JSON array of quoted names) are not "other" tables.
--- Needs functions.sql and compare.sql's :cmp. Returns a JSON array of [table, rows] pairs.
+-- whose referenced values it would change. A sync changes rows of other tables only when told
+-- (--detach-references, the Django commands following the models; detach.sql), whatever the
+-- foreign key's ON DELETE / ON UPDATE says. Tables synced together (:'synced', a JSON array
+-- of quoted names) are not "other" tables. Needs functions.sql and compare.sql's :cmp.
+-- Returns a JSON array with one object per foreign key that has such rows: its "constraint",
+-- referencing "table" and "columns", whether those are all "nullable" (so they can be set to
+-- NULL), its "on_delete" (a no action, r restrict, c cascade, n set null, d set default), the
+-- number of "rows", the "keys" of the first 5 of them, the first 5 "prompts" they point at
+-- (key and identifying columns, as diff_details.sql names them), and whether the referencing
+-- table "has_key" (a primary key, by which a rollback finds the rows again).
 SET LOCAL promptsync.rel = :'rel';
 SET LOCAL promptsync.stage = :'stage';
 SET LOCAL promptsync.cmp = :'cmp';
@@ -10,36 +16,51 @@ SET LOCAL promptsync.synced = :'synced';
 DO $refs$
 DECLARE
   live regclass := current_setting('promptsync.rel')::regclass;
-  stage regclass := current_setting('promptsync.stage')::regclass;
-  cmp text := current_setting('promptsync.cmp');
   synced jsonb := current_setting('promptsync.synced')::jsonb;
   fk record;
-  on_cols text;
-  moved text;
+  referencing_key text;
+  ident text;
   n bigint;
+  keys jsonb;
+  prompts jsonb;
   found jsonb := '[]';
 BEGIN
+  SELECT coalesce(string_agg(format('%L || ''='' || coalesce(l.%I::text, ''NULL'')',
+                                    attname, attname),
+                             ' || '' '' || ' ORDER BY attnum), '''''')
+    INTO ident
+    FROM pg_catalog.pg_attribute
+   WHERE attrelid = live AND attnum > 0 AND NOT attisdropped
+     AND attname IN ('name', 'coach_state', 'prompt_type', 'version');
   FOR fk IN
-    SELECT c.conrelid::regclass AS referencing, c.conkey, c.confkey
-      FROM pg_constraint c
+    SELECT c.oid, c.conname, c.conrelid::regclass AS referencing, c.confdeltype::text AS action,
+           (SELECT jsonb_agg(a.attname ORDER BY k.ord) FROM unnest(c.conkey) WITH ORDINALITY
+              AS k(attnum, ord) JOIN pg_catalog.pg_attribute a
+                ON a.attrelid = c.conrelid AND a.attnum = k.attnum) AS columns,
+           (SELECT bool_and(NOT a.attnotnull) FROM pg_catalog.pg_attribute a
+             WHERE a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)) AS nullable
+      FROM pg_catalog.pg_constraint c
      WHERE c.confrelid = live AND c.contype = 'f'
   LOOP
     CONTINUE WHEN synced ? fk.referencing::text;
-    SELECT string_agg(format('r.%I = l.%I', ra.attname, la.attname), ' AND '),
-           string_agg(format('l.%1$I IS DISTINCT FROM s.%1$I', la.attname), ' OR ')
-      INTO on_cols, moved
-      FROM unnest(fk.conkey, fk.confkey) AS k(r, l)
-      JOIN pg_attribute ra ON ra.attrelid = fk.referencing AND ra.attnum = k.r
-      JOIN pg_attribute la ON la.attrelid = live AND la.attnum = k.l;
+    referencing_key := coalesce(pg_temp.promptsync_key_text(fk.referencing, 'r'), 'r.ctid::text');
     EXECUTE format(
-      'SELECT count(*) FROM %s r JOIN %s l ON %s JOIN %s c ON %s LEFT JOIN %s s ON %s'
-      ' WHERE c.promptsync_staged IS NULL'
-      '    OR (c.promptsync_staged <> c.promptsync_live AND (%s))',
-      fk.referencing, live, on_cols, cmp, pg_temp.promptsync_key_match(live, 'l', 'c'),
-      stage, pg_temp.promptsync_key_match(live, 's', 'c'), moved)
-      INTO n;
+      'SELECT count(*), (SELECT jsonb_agg(k) FROM (SELECT DISTINCT %1$s AS k FROM %2$s'
+      '                                             ORDER BY 1 LIMIT 5) AS first),'
+      '       (SELECT jsonb_agg(p) FROM (SELECT DISTINCT %3$s || '' '' || %4$s AS p FROM %2$s'
+      '                                   ORDER BY 1 LIMIT 5) AS first)'
+      '  FROM %2$s',
+      referencing_key, pg_temp.promptsync_referencing(fk.oid, live,
+                                                      current_setting('promptsync.stage'),
+                                                      current_setting('promptsync.cmp')),
+      pg_temp.promptsync_key_text(live, 'l'), ident)
+      INTO n, keys, prompts;
     IF n > 0 THEN
-      found := found || jsonb_build_array(jsonb_build_array(fk.referencing::text, n));
+      found := found || jsonb_build_object(
+        'constraint', fk.conname, 'table', fk.referencing::text, 'columns', fk.columns,
+        'nullable', fk.nullable, 'on_delete', fk.action, 'rows', n, 'keys', keys,
+        'prompts', prompts,
+        'has_key', pg_temp.promptsync_keys(fk.referencing, '%I') IS NOT NULL);
     END IF;
   END LOOP;
   PERFORM set_config('promptsync.result', found::text, true);

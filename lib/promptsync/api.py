@@ -24,6 +24,7 @@ from promptsync import sync as syncing
 from promptsync import verify as verifying
 from promptsync.config import Settings, load_settings, parse_tables
 from promptsync.errors import EXIT_FAILED, PromptsyncError, UsageError
+from promptsync.guards import References
 
 FORMATS = output.FORMATS
 Action = Callable[[Settings], int]
@@ -39,12 +40,16 @@ def sync(
     allow_empty: bool = False,
     allow_mass_delete: bool = False,
     interactive: bool | None = None,
+    only: Sequence[str] = (),
+    discard_target_edits: bool = False,
+    references: References | None = None,
     tables: Sequence[str] = (),
     fmt: str = "text",
     quiet: bool = False,
 ) -> int:
     """`promptsync sync SOURCE TARGET`. `interactive` (default: stdin and stderr are a
-    terminal) decides whether --force asks for confirmation."""
+    terminal) decides whether --force asks for confirmation; `references` what may happen to
+    rows of other tables that point at prompts the sync deletes (default: refuse)."""
     options = syncing.Options(
         force=force,
         dry_run=dry_run,
@@ -52,6 +57,9 @@ def sync(
         interactive=is_interactive() if interactive is None else interactive,
         allow_empty=allow_empty,
         allow_mass_delete=allow_mass_delete,
+        only=tuple(only),
+        discard_target_edits=discard_target_edits,
+        references=references or References(),
     )
     action: Action = lambda settings: run_sync(settings, source, target, options)  # noqa: E731
     return run("sync", action, tables=tables, fmt=fmt, quiet=quiet)

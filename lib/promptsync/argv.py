@@ -42,8 +42,14 @@ def _conn_value(value: str) -> str:
 
 
 def child_env(env: Environment) -> dict[str, str]:
-    """Variables to add to a child's environment for this database (the password lives here)."""
-    extra = {"PGAPPNAME": APPLICATION_NAME, "PGCONNECT_TIMEOUT": CONNECT_TIMEOUT}
+    """Variables to add to a child's environment for this database (the password lives here).
+    The client encoding travels in the connection's startup packet (PGCLIENTENCODING), where a
+    connection pooler keeps it per client, instead of a SET that would outlive a transaction."""
+    extra = {
+        "PGAPPNAME": APPLICATION_NAME,
+        "PGCONNECT_TIMEOUT": CONNECT_TIMEOUT,
+        "PGCLIENTENCODING": "UTF8",
+    }
     if env.password:
         extra["PGPASSWORD"] = env.password
     return extra

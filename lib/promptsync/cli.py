@@ -16,6 +16,7 @@ from promptsync import (
     log,
     output,
     preflight,
+    promote,
     rollback,
     sources,
     sync,
@@ -69,6 +70,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-mass-delete",
         action="store_true",
         help="allow leaving the target with fewer than half of its rows",
+    )
+    p.add_argument(
+        "--only",
+        type=_keys,
+        metavar="KEY[,KEY...]",
+        help="copy just the rows with these primary keys (insert, update or delete them)",
+    )
+    p.add_argument(
+        "--discard-target-edits",
+        action="store_true",
+        help="overwrite rows changed on TARGET outside promptsync since its last promotion",
+    )
+    p.add_argument(
+        "--detach-references",
+        action="store_true",
+        help="set nullable columns of other tables that point at deleted prompts to NULL",
     )
     p.set_defaults(run=_sync)
 
@@ -130,6 +147,13 @@ def _positive(text: str) -> int:
     return value
 
 
+def _keys(text: str) -> tuple[str, ...]:
+    keys = tuple(k.strip() for k in text.split(","))
+    if not all(keys):
+        raise argparse.ArgumentTypeError(f"expected KEY[,KEY...], got {text!r}")
+    return keys
+
+
 def _interactive() -> bool:
     """A person at a terminal who can answer a confirmation."""
     return api.is_interactive()
@@ -143,6 +167,9 @@ def _sync(settings, args) -> int:
         interactive=_interactive(),
         allow_empty=args.allow_empty,
         allow_mass_delete=args.allow_mass_delete,
+        only=args.only or (),
+        discard_target_edits=args.discard_target_edits,
+        references=guards.References(detach=args.detach_references),
     )
     return api.run_sync(settings, args.source, args.target, options)
 
@@ -175,8 +202,30 @@ def _diff(settings, source_name: str, target_name: str, limit: int) -> int:
                 output.text([str(drift)])
                 return EXIT_DIFFERENCES
             found = diff.between(src, tgt, src_infos, tgt_infos)
+            _note_ledger(tgt, tgt_infos, found, limit)
     diff.report(found, limit)
     return EXIT_DIFFERENCES if any(d.any for d in found) else EXIT_OK
+
+
+def _note_ledger(tgt, infos, found: list[diff.TableDiff], limit: int) -> None:
+    """Mark the listed rows that the target's ledger says were changed there outside
+    promptsync since its last promotion."""
+    work = promote.Work(tuple(infos), infos)
+    promote.begin(tgt)
+    promote.find_ledgers(tgt, work)
+    for table_diff in found:
+        ledger = work.ledger(table_diff.table)
+        keys = diff.listed_keys(table_diff, limit)
+        if ledger and keys:
+            entries = promote.ledger_rows(tgt, work, table_diff.table, keys)
+            diff.note_ledger(table_diff, entries, tgt.label, ledger.promotion)
+    output.put(
+        "ledger",
+        {
+            str(t): {"promotion": work.ledger(t).promotion} if work.ledger(t) else None
+            for t in infos
+        },
+    )
 
 
 def _history(settings, target_name: str, limit: int) -> int:

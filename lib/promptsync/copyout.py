@@ -24,12 +24,21 @@ from promptsync.tools import Client
 CHUNK = 1 << 20
 
 
+SNAPSHOT_MODE = "ISOLATION LEVEL REPEATABLE READ READ ONLY"
+
+
 def script(
-    filename: str, /, stream: tuple[str, BinaryIO] | None = None, **variables: object
+    filename: str,
+    /,
+    stream: tuple[str, BinaryIO] | None = None,
+    *,
+    snapshot: str,
+    **variables: object,
 ) -> Iterator[bytes]:
-    """session.sql's settings, the psql variables, then sql/`filename`, in pieces. `stream`
-    (name, file) sets one more variable from a file of any size, read a chunk at a time."""
-    yield sql_text("session.sql").encode()
+    """The psql variables, a transaction in the exported `snapshot` with promptsync's settings
+    (sql/settings.sql), sql/`filename`, COMMIT; in pieces. `stream` (name, file) sets one more
+    variable from a file of any size, read a chunk at a time."""
+    variables["snapshot"] = snapshot
     yield "".join(f"\\set {k} {psql_literal(v)}\n" for k, v in variables.items()).encode()
     if stream:
         name, source = stream
@@ -37,7 +46,10 @@ def script(
         while chunk := source.read(CHUNK):
             yield chunk.replace(b"\\", b"\\\\").replace(b"'", b"\\'").replace(b"\n", b"\\n")
         yield b"'\n"
+    yield f"BEGIN {SNAPSHOT_MODE};\nSET TRANSACTION SNAPSHOT :'snapshot';\n".encode()
+    yield sql_text("settings.sql").encode()
     yield sql_text(filename).encode()
+    yield b"COMMIT;\n"
 
 
 class CopyOut:

@@ -37,6 +37,8 @@ class TableDiff:
     added: list[Row] = field(default_factory=list)  # in source, not in target
     changed: list[tuple[Row, list[str]]] = field(default_factory=list)
     removed: list[Row] = field(default_factory=list)  # in target, not in source
+    # by key: what happened to that row in the target outside promptsync (its ledger)
+    notes: dict[tuple[str, ...], str] = field(default_factory=dict)
 
     @property
     def any(self) -> bool:
@@ -50,7 +52,10 @@ class TableDiff:
 
     def as_dict(self) -> dict:
         def row(r: Row) -> dict:
-            return {"key": list(r.key), "ident": r.ident}
+            found = {"key": list(r.key), "ident": r.ident}
+            if r.key in self.notes:
+                found["note"] = self.notes[r.key]
+            return found
 
         return {
             "key_columns": self.key_cols.split(","),
@@ -63,11 +68,13 @@ class TableDiff:
         out = [self.summary()]
         for mark, rows in (("+", self.added), ("~", self.changed), ("-", self.removed)):
             for item in rows[:limit]:
+                row, cols = item if mark == "~" else (item, [])
+                line = f"  {mark} {row.label(self.key_cols)}"
                 if mark == "~":
-                    row, cols = item
-                    out.append(f"  ~ {row.label(self.key_cols)}  changed: {', '.join(cols)}")
-                else:
-                    out.append(f"  {mark} {item.label(self.key_cols)}")
+                    line += f"  changed: {', '.join(cols)}"
+                if row.key in self.notes:
+                    line += f"  [{self.notes[row.key]}]"
+                out.append(line)
             if len(rows) > limit:
                 out.append(f"  {mark} ... and {len(rows) - limit:,} more")
         return out
@@ -169,18 +176,51 @@ def between(
 
 
 def staged(
-    tgt: Session, infos: dict[Table, TableInfo], stages: dict[Table, str]
+    tgt: Session, infos: dict[Table, TableInfo], stages: dict[Table, str], lives: dict[Table, str]
 ) -> list[TableDiff]:
-    """The staged rows against the live ones, inside the target's open transaction."""
+    """The staged rows against the live ones (each a table or view shaped like the live
+    table), inside the target's open transaction."""
     return [
         compute(
             t,
             infos[t].pk,
             Side(tgt, stages[t], infos[t].rel),
-            Side(tgt, infos[t].rel, infos[t].rel),
+            Side(tgt, lives[t], infos[t].rel),
         )
         for t in infos
     ]
+
+
+def note_edits(found: list[TableDiff], edits: dict[Table, dict], target: str, since: dict) -> None:
+    """Mark the listed rows that were changed in the target outside promptsync (the rows
+    promote.target_edits found)."""
+    for table_diff in found:
+        for row in edits.get(table_diff.table, {}).get("rows", []):
+            key = tuple(str(v) for v in row["key"].values())
+            table_diff.notes[key] = (
+                f"{row['kind']} in {target} outside promptsync since promotion "
+                f"{since.get(table_diff.table)}"
+            )
+
+
+def note_ledger(
+    table_diff: TableDiff, entries: list[list[str]], target: str, promotion: int | None
+) -> None:
+    """Mark the listed rows the target's ledger says were changed there outside promptsync
+    (sql/ledger_rows.sql: [key, live hash, ledger hash] per listed key)."""
+    since = f"outside promptsync since promotion {promotion}"
+    for key_json, live, recorded in entries:
+        if live == recorded:
+            continue
+        kind = "deleted" if not live else "created" if not recorded else "edited"
+        table_diff.notes[_key(key_json)] = f"{kind} in {target} {since}"
+
+
+def listed_keys(table_diff: TableDiff, limit: int) -> list[str]:
+    """The keys a listing shows, as diff_rows.sql gives them (JSON arrays of text)."""
+    rows = table_diff.added[:limit] + [r for r, _ in table_diff.changed[:limit]]
+    rows += table_diff.removed[:limit]
+    return [json.dumps(list(r.key), ensure_ascii=False, separators=(",", ":")) for r in rows]
 
 
 def report(diffs: list[TableDiff], limit: int) -> None:

@@ -2,7 +2,7 @@
 
 pg_dump's text output is a script: SET lines, set_config calls, `\\restrict` meta-commands
 (pg_dump 17.6+), `COPY ... FROM stdin;` blocks and setval calls. The target session's settings
-are promptsync's own (sql/session.sql), so everything except the COPY data is dropped: a SET an
+are promptsync's own (sql/settings.sql), so everything except the COPY data is dropped: a SET an
 older server rejects (transaction_timeout) or a meta-command an older psql rejects cannot break
 a sync. Each COPY block is redirected into its table's staging table.
 """

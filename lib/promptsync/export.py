@@ -12,6 +12,7 @@ from pathlib import Path
 
 from promptsync import log, preflight, snapshotfile
 from promptsync.config import Settings, environment
+from promptsync.copyout import SNAPSHOT_MODE
 from promptsync.errors import EXIT_OK, Failed
 from promptsync.fingerprint import fingerprint
 from promptsync.tools import find_tools
@@ -28,7 +29,8 @@ def run(settings: Settings, env_name: str, path: Path) -> int:
     ]
     with session:
         infos = preflight.describe_tables(session, settings.tables)
-        session.run_file("snapshot.sql", "opening a snapshot")
+        session.rollback()
+        session.begin(SNAPSHOT_MODE)  # the rows and their checksum, read in one snapshot
         for table, info in infos.items():
             print_ = fingerprint(session, info.rel)
             rows = session.run_file("export.sql", f"exporting {table}", rel=info.rel, pk=info.pk)

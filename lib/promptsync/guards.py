@@ -85,15 +85,43 @@ def drift_table(source: str, target: str, src_cols: dict, tgt_cols: dict) -> str
     )
 
 
+def skew_advice(source: str, target: str, src_cols: dict, tgt_cols: dict) -> str:
+    """What to do about drift, said from which side is migrated ahead: the source's extra
+    columns come with a migration the target's code has not run yet (a deploy of that code
+    migrates first); the target's extra columns with one the source lacks."""
+    ahead = sorted(set(src_cols) - set(tgt_cols))
+    behind = sorted(set(tgt_cols) - set(src_cols))
+    advice = []
+    if ahead:
+        advice.append(
+            f"{source} is migrated ahead of {target} (columns {', '.join(ahead)}): deploy the "
+            "code with that migration (its build migrates before the sync)"
+            + (
+                ", or set PROMPT_SYNC_OPTIONAL=1 for this deploy of older code"
+                if target == "production"
+                else f", or migrate {target} first"
+            )
+        )
+    if behind:
+        advice.append(
+            f"{target} is migrated ahead of {source} (columns {', '.join(behind)}): migrate "
+            f"{source} first (run the application's migrations there)"
+        )
+    if not advice:
+        advice.append("run the migrations that change those columns where they lag")
+    return "; ".join(advice)
+
+
 def check_drift(table: Table, source: str, target: str, src_cols: dict, tgt_cols: dict) -> None:
-    """Refuse when the columns differ in a way no copy can bridge: migrations must run first.
-    Other differences are logged as notes."""
+    """Refuse when the columns differ in a way no copy can bridge, saying which side is
+    migrated ahead and what to do. Other differences are logged as notes."""
     found = drift(table, source, target, src_cols, tgt_cols)
     if found:
         for line in drift_table(source, target, src_cols, tgt_cols).splitlines():
             log.info(line)
         raise Refused(
-            f"{table}: the schemas differ ({'; '.join(found.lines)}): run migrations first"
+            f"{table}: the schemas differ ({'; '.join(found.lines)}): "
+            + skew_advice(source, target, src_cols, tgt_cols)
         )
     for line in notes(table, source, target, src_cols, tgt_cols):
         log.info(line)
@@ -114,7 +142,7 @@ def compare_schemas(tables: tuple[Table, ...], by_env: dict[str, dict]) -> tuple
                 drifted = True
                 lines.append(f"schema drift in {table}: {'; '.join(found.lines)}")
                 lines.extend(drift_table(names[0], other, a, b).splitlines())
-                lines.append("  run migrations first")
+                lines.append(f"  {skew_advice(names[0], other, a, b)}")
             else:
                 lines.extend(notes(table, names[0], other, a, b))
     return lines, drifted
@@ -131,6 +159,60 @@ def check_nulls(tgt: Session, table: Table, source: str, rel: str, stage: str) -
             f"{table}: {source} has NULL in {cols}, NOT NULL in {tgt.label}: make the column "
             f"nullable in {tgt.label} (migrations) or fill the rows in {source}"
         )
+
+
+DISCARD_VARIABLE = "PROMPTSYNC_DISCARD_TARGET_EDITS"  # =1: as --discard-target-edits
+EDITS_NAMED = 10  # rows an edit refusal names in its one line
+EDITS_LISTED = 50  # rows listed in the JSON document and the Markdown summary
+
+
+def one_line(value: object) -> str:
+    """A value inside a one-line message: tabs and line breaks shown escaped."""
+    text = "NULL" if value is None else str(value)
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\r", "\\r").replace("\n", "\\n")
+
+
+def edit_label(row: dict) -> str:
+    """`id=17 name=blocked.system: edited there, the sync would overwrite body`."""
+    key = "/".join(f"{k}={one_line(v)}" for k, v in row["key"].items())
+    ident = " ".join(f"{k}={one_line(v)}" for k, v in row["ident"].items())
+    would = {
+        "overwrite": "overwrite " + (", ".join(row["columns"]) or "it"),
+        "delete": "delete it",
+        "re-create": "re-create it",
+    }[row["action"]]
+    return f"{key}{' ' + ident if ident else ''}: {row['kind']} there, the sync would {would}"
+
+
+def target_edits(
+    target: str, since: dict[Table, int | None], found: dict[Table, dict], keep_hint: str
+) -> Refused | None:
+    """The refusal for rows edited, created or deleted outside promptsync that the sync would
+    overwrite, delete or re-create (promote.target_edits), naming them, how many, the columns
+    (a column the application writes itself shows up in every row) and both ways on."""
+    total = sum(f["count"] for f in found.values())
+    if not total:
+        return None
+    parts = []
+    for table, edits in found.items():
+        if not edits["count"]:
+            continue
+        promotion = since.get(table)
+        columns = ", ".join(f"{c} in {n:,}" for c, n in sorted(edits["columns"].items()))
+        rows = "; ".join(edit_label(r) for r in edits["rows"][:EDITS_NAMED])
+        more = edits["count"] - min(len(edits["rows"]), EDITS_NAMED)
+        parts.append(
+            f"{table}: {edits['count']:,} rows since promotion {promotion}"
+            + (f" (columns it would change: {columns})" if columns else "")
+            + f": {rows}"
+            + (f"; and {more:,} more" if more > 0 else "")
+        )
+    return Refused(
+        f"{target} was changed outside promptsync and this sync would undo it: "
+        + " | ".join(parts)
+        + f". Keep those changes: {keep_hint}; or discard them: --discard-target-edits "
+        f"(make: DISCARD_TARGET_EDITS=1, environment: {DISCARD_VARIABLE}=1)"
+    )
 
 
 def check_empty(source: str, table: Table, rows: int, allow_empty: bool) -> None:
@@ -154,11 +236,52 @@ def check_mass_delete(
         )
 
 
+ON_DELETE = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
+
+
+@dataclass(frozen=True)
+class References:
+    """What a sync may do to rows of other tables that point at rows it deletes or re-keys:
+    by default nothing (it refuses). `detach` (--detach-references) sets their nullable
+    columns to NULL; `columns` ("schema.table.column" -> detach, cascade, refuse or
+    refuse-cascade) says it per referencing column, as the Django models declare it."""
+
+    detach: bool = False
+    columns: tuple[tuple[str, str], ...] = ()
+
+    def action(self, table: str, columns: list[str]) -> str:
+        given = dict(self.columns)
+        for column in columns:
+            name = f"{table}.{column}"
+            if name in given:
+                return given[name]
+        return "detach" if self.detach else "refuse"
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Rows of another table that the apply detaches (sets to NULL) or deletes first, in its
+    transaction, keeping their old values in the promotion's undo data (detach.sql)."""
+
+    constraint: str
+    table: str  # the referencing table, quoted and qualified
+    synced: str  # the synced table it points at
+    action: str  # detach | cascade
+    rows: int
+
+
 def check_references(
-    tgt: Session, table: Table, rel: str, stage: str, cmp: str, synced: list[str]
-) -> None:
-    """No override: promptsync never deletes or changes rows of other tables itself (a
-    cascade would)."""
+    tgt: Session,
+    table: Table,
+    rel: str,
+    stage: str,
+    cmp: str,
+    synced: list[str],
+    allowed: References,
+) -> list[Reference]:
+    """Rows of other tables that point at prompts this sync would delete or re-key: what to
+    detach or delete first, as `allowed` says, or the refusal naming the prompts and the
+    referencing rows (table, columns, count, first keys) and the way through."""
     found = json.loads(
         tgt.value(
             sql_text("references.sql"),
@@ -169,10 +292,52 @@ def check_references(
             synced=json.dumps(synced),
         )
     )
-    if found:
-        where = ", ".join(f"{rows:,} rows of {name}" for name, rows in found)
-        raise Refused(
-            f"{table}: {where} still reference prompts this sync would delete or re-key in "
-            f"{tgt.label}; promptsync never deletes or changes rows of other tables: update or "
-            "remove those rows first"
+    through, blocked = [], []
+    for ref in found:
+        action = allowed.action(ref["table"], ref["columns"])
+        if action in ("detach", "cascade") and not ref["has_key"]:
+            blocked.append((ref, "no-key"))
+        elif action == "detach" and ref["nullable"]:
+            through.append(Reference(ref["constraint"], ref["table"], rel, action, ref["rows"]))
+        elif action == "cascade":
+            through.append(Reference(ref["constraint"], ref["table"], rel, action, ref["rows"]))
+        else:
+            blocked.append((ref, action))
+    if blocked:
+        raise Refused(_references_refusal(table, tgt.label, blocked))
+    for ref in through:
+        verb = "set to NULL" if ref.action == "detach" else "deleted"
+        log.info(
+            f"{table}: {ref.rows:,} rows of {ref.table} ({ref.constraint}) point at prompts "
+            f"this sync deletes: they are {verb} in the same transaction (a rollback restores "
+            "them)"
         )
+    return through
+
+
+def _references_refusal(table: Table, target: str, blocked: list[tuple[dict, str]]) -> str:
+    named = []
+    for ref, action in blocked:
+        columns = ", ".join(ref["columns"])
+        why = {
+            "refuse-cascade": "the model says CASCADE: --allow-cascade deletes them",
+            "refuse-protect": "the model says PROTECT",
+            "refuse-restrict": "the model says RESTRICT",
+            "no-key": "that table has no primary key by which a rollback could restore them",
+        }.get(action, "")
+        if not why:
+            why = (
+                "NOT NULL, so they cannot be detached"
+                if not ref["nullable"]
+                else "--detach-references sets them to NULL in the same transaction"
+            )
+        named.append(
+            f"{ref['rows']:,} rows of {ref['table']}.{columns} ({ref['constraint']}, ON DELETE "
+            f"{ON_DELETE.get(ref['on_delete'], '?')}; e.g. {', '.join(ref['keys'])}) point at "
+            f"{', '.join(ref['prompts'])} ({why})"
+        )
+    return (
+        f"{table}: {'; '.join(named)}: this sync would delete or re-key those prompts in "
+        f"{target}, and promptsync changes rows of other tables only when told; or keep those "
+        "prompts in the source, or update those rows first"
+    )

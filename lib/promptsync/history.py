@@ -58,6 +58,8 @@ def start(session: Session, record: Record) -> int:
     that exist are left alone: they may belong to another role (sql/grants.sql)."""
     if session.value(sql_text("has_history.sql"), "reading the history") != "t":
         session.run_file("history_schema.sql", "preparing promptsync's history tables")
+    if session.value("SELECT pg_catalog.to_regclass('promptsync.ledgers') IS NULL;") == "t":
+        session.run_file("ledger_schema.sql", "preparing promptsync's ledgers")
     return int(
         session.value(
             sql_text("promotion_start.sql"),

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import sh
 
-from promptsync import argv, guards, log
+from promptsync import argv, guards, log, pooler
 from promptsync.config import Environment, Table
 from promptsync.errors import Failed, Refused
 from promptsync.log import redact
@@ -31,6 +31,9 @@ class Server:
     version: str
     identity: str
     encryption: str = ""  # "TLSv1.3 TLS_AES_256_GCM_SHA384", "" when not encrypted
+    read_only: str = ""  # why nothing can be written there ("" when it can)
+    encoding: str = "UTF8"
+    pooling: pooler.Pooling = pooler.Pooling(pooler.DIRECT)
 
     @property
     def connection(self) -> str:
@@ -107,14 +110,43 @@ def connect(env: Environment, tools: Tools, label: str | None = None) -> tuple[S
 def _open(
     env: Environment, tools: Tools, label: str | None, client: Client | None
 ) -> tuple[Session, Server]:
+    """A session, idle (no transaction open), and what its server is."""
     session = Session(env, tools, label, client)
     try:
-        session.run_file("session.sql", "connecting")
-        version_num, version, identity, encryption = session.run_file("server.sql", "connecting")[0]
+        row = session.run_file("server.sql", "connecting")[0]
+        session.rollback()
+        version_num, version, identity, encryption, pid, addr, port = row[:7]
+        pooling = pooler.Pooling(pooler.DIRECT)
+        if not pooler.provably_direct(env, addr, port):
+            probe = pooler.second_pid(env, session.client)
+            again = session.value("SELECT pg_catalog.pg_backend_pid();", "connecting")
+            session.rollback()
+            pooling = pooler.judge(pid, probe, again)
     except Failed as exc:
         session.abort()
         raise _connect_failure(env, exc) from None
-    return session, Server(int(version_num), version, identity, encryption)
+    read_only, in_recovery, encoding = row[7:]
+    server = Server(
+        int(version_num),
+        version,
+        identity,
+        encryption,
+        read_only=_read_only(read_only == "on", in_recovery == "t"),
+        encoding=encoding,
+        pooling=pooling,
+    )
+    return session, server
+
+
+def _read_only(default_read_only: bool, in_recovery: bool) -> str:
+    if in_recovery:
+        return "it is a hot standby (pg_is_in_recovery()): point the settings at the primary"
+    if default_read_only:
+        return (
+            "its transactions are read-only (default_transaction_read_only = on): point the "
+            "settings at a writable database, or have its administrator turn that off"
+        )
+    return ""
 
 
 def _connect_failure(env: Environment, exc: Failed) -> Failed:
@@ -275,6 +307,33 @@ def check_dump_client(env: Environment, tools: Tools, server: Server) -> str:
 
 
 def lock(session: Session) -> None:
-    """One promotion of a target at a time (held until the session ends)."""
+    """One promotion of a target at a time: held until the transaction that takes it ends."""
     if session.value(sql_text("lock.sql"), "taking the promotion lock") != "t":
         raise Refused(f"another promptsync is promoting {session.label}")
+
+
+def check_writable(env: Environment, server: Server) -> None:
+    """A target that cannot be written fails before anything is read or staged."""
+    if server.read_only:
+        raise Failed(f"{env.name} ({env.display}) cannot be written: {server.read_only}")
+
+
+def note_pooling(env: Environment, server: Server) -> None:
+    if server.pooling.mode == pooler.TRANSACTION:
+        log.info(
+            f"note: {env.name} is reached through a connection pooler in transaction mode "
+            f"({server.pooling.why}): fine for a target, everything promptsync sets, creates "
+            "or locks there ends with its transaction"
+        )
+
+
+def check_one_session(env: Environment, server: Server, role: str) -> None:
+    """A sync's source is read in one exported snapshot by several connections at once: a
+    transaction-mode pooler (or one with no second server connection) cannot give that."""
+    if server.pooling.one_session_only:
+        raise Failed(
+            f"{env.name} ({env.display}) is reached through {server.pooling.kind} "
+            f"({server.pooling.why}): a sync reads its {role} in one exported snapshot over "
+            f"several connections, which such a pooler cannot give; use the direct, "
+            f"non-pooled URL for {env.name}"
+        )

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
 from typing import BinaryIO
 
@@ -15,6 +15,7 @@ from promptsync import history, log
 from promptsync.config import Table
 from promptsync.errors import Failed, Refused
 from promptsync.fingerprint import Fingerprint, combine
+from promptsync.guards import Reference
 from promptsync.preflight import TableInfo, Trigger
 from promptsync.session import Session, sql_text
 
@@ -61,12 +62,31 @@ class Comparison:
         return self.live.rows
 
 
+@dataclass(frozen=True)
+class Ledger:
+    """What promptsync left on the target for one table (sql/ledger_write.sql): `table` ('' when
+    there is none to trust), the promotion that last wrote it, and why there is none."""
+
+    table: str = ""
+    promotion: int | None = None
+    why: str = "none yet"
+
+    def __bool__(self) -> bool:
+        return bool(self.table)
+
+
 @dataclass
 class Work:
-    """The tables of one promotion on the target, with their temporary tables."""
+    """The tables of one promotion on the target, with their temporary tables, their ledgers,
+    and the keys a sync --only is limited to ('': every key; a JSON array of key objects)."""
 
     tables: tuple[Table, ...]
     infos: dict[Table, TableInfo]
+    ledgers: dict[Table, Ledger] = field(default_factory=dict)
+    only: str = ""
+
+    def ledger(self, table: Table) -> Ledger:
+        return self.ledgers.get(table, Ledger())
 
     def stage(self, table: Table) -> str:
         return f"pg_temp.promptsync_stage_{self.tables.index(table)}"
@@ -89,24 +109,48 @@ class Work:
         """After a delta transfer: the staged rows plus the unchanged live ones, for a listing."""
         return f"pg_temp.promptsync_staged_{self.tables.index(table)}"
 
+    def live_view(self, table: Table) -> str:
+        """For a sync --only some keys: the live rows of those keys, for a listing."""
+        return f"pg_temp.promptsync_live_only_{self.tables.index(table)}"
 
-def confirmed(session: Session) -> None:
-    """Ask the person at the terminal; anything but yes rolls back and refuses (exit 3)."""
-    sys.stderr.write(f"This will OVERWRITE all prompts in {session.label}. Continue? [y/N] ")
+
+def confirmed(session: Session, discarding: bool = False) -> None:
+    """Ask the person at the terminal; anything but yes rolls back and refuses (exit 3).
+    `discarding`: the changes made there outside promptsync, listed above, go too."""
+    what = (
+        f"OVERWRITE all prompts in {session.label}, discarding the changes made there "
+        "outside promptsync (listed above)"
+        if discarding
+        else f"OVERWRITE all prompts in {session.label}"
+    )
+    sys.stderr.write(f"This will {what}. Continue? [y/N] ")
     sys.stderr.flush()
     if sys.stdin.readline().strip().lower() not in ("y", "yes"):
-        session.run("ROLLBACK;", "rolling back")
+        session.rollback()
         raise Refused("not confirmed: nothing was changed")
 
 
 def begin(session: Session) -> None:
-    session.run("BEGIN;", "starting the transaction")
+    """The helper functions for this transaction (Session.commit drops them before COMMIT;
+    a rollback takes them away)."""
     session.run_file("functions.sql", "preparing")
 
 
-def compare(session: Session, work: Work, listed: bool = False) -> dict[Table, Comparison]:
+def find_ledgers(session: Session, work: Work) -> None:
+    """Each table's ledger on the target, when there is one to trust (sql/ledger_find.sql)."""
+    for table in work.tables:
+        name, promotion, why = session.run_file(
+            "ledger_find.sql", "reading the ledger", rel=work.rel(table)
+        )[0]
+        work.ledgers[table] = Ledger(name, int(promotion) if promotion else None, why)
+
+
+def compare(
+    session: Session, work: Work, listed: bool = False, only: bool = True
+) -> dict[Table, Comparison]:
     """One pass over the stage per table, and over the live table unless `listed` (its hashes
-    are in hash_live.sql's list): the staged fingerprint and the plan."""
+    are in hash_live.sql's list): the staged fingerprint and the plan (limited to work.only's
+    keys when `only`)."""
     return {
         table: _comparison(
             session.value(
@@ -116,6 +160,8 @@ def compare(session: Session, work: Work, listed: bool = False) -> dict[Table, C
                 stage=work.stage(table),
                 cmp=work.cmp(table),
                 listed=work.live(table) if listed else "",
+                ledger=work.ledger(table).table,
+                only=work.only if only else "",
             )
         )
         for table in work.tables
@@ -182,10 +228,43 @@ def plan(session: Session, work: Work, first: bool = False) -> dict[Table, Compa
                 src=work.src(table),
                 live=work.live(table),
                 cmp=work.cmp(table),
+                ledger=work.ledger(table).table,
+                only=work.only,
             )
         )
         for table in work.tables
     }
+
+
+def ledger_rows(session: Session, work: Work, table: Table, keys: list[str]) -> list[list[str]]:
+    """What the ledger says of these rows (sql/ledger_rows.sql): [key, live hash, ledger hash]."""
+    return json.loads(
+        session.value(
+            sql_text("ledger_rows.sql"),
+            "reading the ledger",
+            rel=work.rel(table),
+            ledger=work.ledger(table).table,
+            keys=json.dumps(keys),
+        )
+    )
+
+
+def target_edits(session: Session, work: Work, table: Table, limit: int) -> dict:
+    """The rows edited, created or deleted outside promptsync since the last promotion that
+    this plan would overwrite, delete or re-create (sql/target_edits.sql): {"count", "rows"};
+    none without a ledger."""
+    if not work.ledger(table):
+        return {"count": 0, "rows": []}
+    return json.loads(
+        session.value(
+            sql_text("target_edits.sql"),
+            "reading the rows edited outside promptsync",
+            rel=work.rel(table),
+            cmp=work.cmp(table),
+            stage=work.stage(table),
+            limit=limit,
+        )
+    )
 
 
 def refresh(session: Session, work: Work) -> tuple[int, int]:
@@ -252,24 +331,62 @@ def check_fetched(session: Session, work: Work, source: str) -> None:
             )
 
 
-def listing_views(session: Session, work: Work) -> dict[Table, str]:
-    """After a delta transfer, what each table would hold (the staged rows plus the unchanged
-    live ones), as temporary views for a listing; drop them with drop_views."""
+def listing_views(
+    session: Session, work: Work, delta: bool
+) -> tuple[dict[Table, str], dict[Table, str]]:
+    """What each table would hold and what it holds, for a listing: the stage and the live
+    table, except after a delta transfer (a temporary view of the staged rows plus the
+    unchanged live ones) and for a sync --only some keys (views of those keys alone). Drop
+    them with drop_views."""
+    stages, lives = {}, {}
     for table in work.tables:
-        session.run_file(
-            "staged_view.sql",
-            "preparing the listing",
-            rel=work.rel(table),
-            stage=work.stage(table),
-            cmp=work.cmp(table),
-            view=work.view(table),
-        )
-    return {t: work.view(t) for t in work.tables}
+        stages[table], lives[table] = work.stage(table), work.rel(table)
+        if delta:
+            stages[table] = work.view(table)
+            session.run_file(
+                "staged_view.sql",
+                "preparing the listing",
+                rel=work.rel(table),
+                stage=work.stage(table),
+                cmp=work.cmp(table),
+                view=stages[table],
+            )
+        if work.only:
+            views = ((stages, f"{work.view(table)}_only"), (lives, work.live_view(table)))
+            for side, shown in views:
+                session.run_file(
+                    "only_view.sql",
+                    "preparing the listing",
+                    rel=side[table],
+                    keyrel=work.rel(table),
+                    cmp=work.cmp(table),
+                    view=shown,
+                )
+                side[table] = shown
+    return stages, lives
 
 
 def drop_views(session: Session, work: Work) -> None:
-    views = ", ".join(work.view(t) for t in work.tables)
-    session.run(f"DROP VIEW IF EXISTS {views};", "ending the listing")
+    views = [f"{work.view(t)}_only, {work.live_view(t)}, {work.view(t)}" for t in work.tables]
+    session.run(f"DROP VIEW IF EXISTS {', '.join(views)};", "ending the listing")
+
+
+def whole_prints(
+    session: Session, work: Work
+) -> tuple[dict[Table, Fingerprint], dict[Table, Fingerprint]]:
+    """For a sync --only some keys: each whole table's fingerprint now, and the one it must
+    have after the apply (sql/expected_after.sql)."""
+    before, after = {}, {}
+    for table in work.tables:
+        now, then = session.value(
+            sql_text("expected_after.sql"),
+            "computing the fingerprint to expect",
+            rel=work.rel(table),
+            live=work.live(table),
+            cmp=work.cmp(table),
+        ).split(";")
+        before[table], after[table] = combine(*now.split()), combine(*then.split())
+    return before, after
 
 
 def fk_order(session: Session, work: Work) -> list[Table]:
@@ -315,12 +432,31 @@ def apply(
     expected: dict[Table, Fingerprint],
     keep: int,
     triggers: dict[Table, list[Trigger]] | None = None,
+    detach: list[Reference] | None = None,
 ) -> dict[Table, Change]:
-    """Apply every table's difference, check it, record it. The caller commits, then calls
-    `report` with what this returns."""
+    """Apply every table's difference, check it, record it: first the rows of other tables
+    to detach or delete (`detach`, as the guard allowed), then the apply; the ledger, and for
+    a rollback the rows of other tables its promotion detached. The caller commits, then
+    calls `report` with what this returns."""
     promotion = history.start(session, record)
+    by_rel = {work.rel(t): t for t in work.tables}
+    for ref in detach or ():
+        table = by_rel[ref.synced]
+        session.run_file(
+            "detach.sql",
+            f"{'detaching' if ref.action == 'detach' else 'deleting'} rows of {ref.table}",
+            rel=ref.synced,
+            stage=work.stage(table),
+            cmp=work.cmp(table),
+            constraint=ref.constraint,
+            action=ref.action,
+            promotion=promotion,
+        )
     order = fk_order(session, work)
-    tables = [{"rel": work.rel(t), "stage": work.stage(t), "cmp": work.cmp(t)} for t in order]
+    tables = [
+        {"rel": work.rel(t), "stage": work.stage(t), "cmp": work.cmp(t), "rows": expected[t].rows}
+        for t in order
+    ]
     try:
         line = session.value(
             sql_text("apply.sql"), "applying", tables=json.dumps(tables), promotion=promotion
@@ -350,6 +486,26 @@ def apply(
         # checked against `expected`: no second pass over the table
         live = expected[table]
         session.run_file("sequences.sql", "moving sequences", rel=work.rel(table))
+        session.run_file(
+            "ledger_write.sql",
+            "recording what promptsync left",
+            rel=work.rel(table),
+            cmp=work.cmp(table),
+            ledger=work.ledger(table).table,
+            promotion=promotion,
+            undoes="" if record.undoes is None else record.undoes,
+            only=work.only,
+        )
+        if record.undoes is not None:
+            restored = session.value(
+                sql_text("refs_restore.sql"),
+                "restoring rows of other tables",
+                rel=work.rel(table),
+                undoes=record.undoes,
+                promotion=promotion,
+            )
+            if restored != "0":
+                log.info(f"{table}: {restored} rows of other tables got their old values back")
         change = changes[table]
         session.run_file(
             "promotion_table.sql",

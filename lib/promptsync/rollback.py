@@ -50,8 +50,9 @@ def run(settings: Settings, target_name: str, force: bool, yes: bool, interactiv
 
 def _attempt(settings: Settings, target: Environment, tools, yes: bool, interactive: bool) -> int:
     with ExitStack() as cleanup:
-        tgt, _ = preflight.connect(target, tools)
+        tgt, server = preflight.connect(target, tools)
         cleanup.callback(tgt.abort)
+        preflight.check_writable(target, server)
         preflight.lock(tgt)
         last = last_promotion(tgt)
         if last is None:
@@ -81,6 +82,7 @@ def _attempt(settings: Settings, target: Environment, tools, yes: bool, interact
 
         work = promote.Work(settings.tables, infos)
         promote.begin(tgt)
+        promote.find_ledgers(tgt, work)
         promote.lock_tables(tgt, work)  # writers wait from here to COMMIT; readers never
         for table in work.tables:
             tgt.run_file(
@@ -106,6 +108,7 @@ def _attempt(settings: Settings, target: Environment, tools, yes: bool, interact
                 work.stage(table),
                 work.cmp(table),
                 [work.rel(t) for t in work.tables],
+                guards.References(),
             )
         if interactive and not yes:
             promote.confirmed(tgt)

@@ -1,6 +1,11 @@
 """One psql process per database session: we write SQL to its stdin and read results up to a
 marker line. psql runs with ON_ERROR_STOP=1, so any error ends the process (and with it the
 open transaction, which the server rolls back); we turn that into a Failed with psql's message.
+
+Every statement runs inside a transaction that starts with promptsync's settings (SET LOCAL,
+sql/settings.sql): the first statement after a COMMIT or ROLLBACK opens one. Nothing is set,
+created or locked for the session itself, so a transaction-mode connection pooler never hands
+a changed server connection to the application (DESIGN.md, guarantee 7).
 """
 
 from __future__ import annotations
@@ -97,6 +102,7 @@ class Session:
         self.choice: Choice | None = None  # set by preflight.connect: which client, and why
         self._stderr: deque[str] = deque(maxlen=200)
         self._count = 0
+        self._in_transaction = False
         self._token = uuid.uuid4().hex
         self.proc = spawn_psql(env, client)
         self._reader = threading.Thread(target=self._drain, daemon=True)
@@ -133,16 +139,48 @@ class Session:
         """`COPY target FROM STDIN` with `data` (COPY text) as its rows. The end marker is sent
         only after the last chunk: when `data` raises, the COPY stays unfinished and the
         caller's abort rolls the transaction back."""
+        if not self._in_transaction:
+            raise RuntimeError("copy_in() outside a transaction")
         self.send(f"COPY {target} FROM STDIN;\n".encode(), doing)
         for chunk in data:
             self.send(chunk, doing)
         self.send(b"\\.\n", doing)
 
+    # -- transactions -----------------------------------------------------------------------
+    @property
+    def in_transaction(self) -> bool:
+        return self._in_transaction
+
+    def begin(self, mode: str = "") -> None:
+        """Open a transaction (`mode`: e.g. "ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        with promptsync's settings. The session must not be in one."""
+        if self._in_transaction:
+            raise RuntimeError("begin() inside an open transaction")
+        self.run(f"BEGIN {mode};" if mode else "BEGIN;", "starting a transaction")
+
+    def rollback(self, doing: str = "rolling back") -> None:
+        """End the open transaction, if any, changing nothing."""
+        if self._in_transaction:
+            self._in_transaction = False
+            for _ in self._results("ROLLBACK;", doing, {}):
+                pass
+
+    def _opening(self, sql: str) -> str:
+        """`sql` as sent: led by BEGIN and the settings when no transaction is open (the
+        settings go right after `sql`'s own BEGIN when it starts with one)."""
+        if self._in_transaction:
+            return sql
+        self._in_transaction = True
+        head, _, rest = sql.partition("\n")
+        if re.fullmatch(r"\s*BEGIN\b[^;]*;\s*", head, re.IGNORECASE):
+            return f"{head}\n{sql_text('settings.sql')}{rest}"
+        return f"BEGIN;\n{sql_text('settings.sql')}{sql}"
+
     def run(self, sql: str, doing: str = "a query", /, **variables: object) -> list[list[str]]:
         """Run SQL (psql variables set first); return the result rows as lists of fields."""
         return [
             line.decode("utf-8", "replace").split("\0")
-            for line in self._results(sql, doing, variables)
+            for line in self._results(self._opening(sql), doing, variables)
         ]
 
     def run_into(
@@ -150,7 +188,7 @@ class Session:
     ) -> None:
         """Run SQL like run(), handing each result line (bytes, without its newline) to sink
         as it arrives instead of keeping them: for results of any size."""
-        for line in self._results(sql, doing, variables):
+        for line in self._results(self._opening(sql), doing, variables):
             sink(line)
 
     def _results(self, sql: str, doing: str, variables: dict[str, object]) -> Iterator[bytes]:
@@ -197,7 +235,9 @@ class Session:
         if threading.current_thread() is threading.main_thread():
             previous = signal.signal(signal.SIGINT, hold)
         try:
-            self.run("COMMIT;", "commit")
+            self._in_transaction = False
+            for _ in self._results(f"{sql_text('end.sql')}COMMIT;", "commit", {}):
+                pass
         except KeyboardInterrupt:
             self.abort()
             raise CommitUnknown(
@@ -216,10 +256,14 @@ class Session:
 
     # -- ending ---------------------------------------------------------------------------
     def close(self) -> None:
-        """End the session normally (an open transaction is rolled back by the server)."""
+        """End the session normally: an open transaction is rolled back (ROLLBACK is sent,
+        so a pooler gets its server connection back clean; the server would anyway)."""
         if self.proc.poll() is None:
             try:
                 assert self.proc.stdin is not None
+                if self._in_transaction:
+                    self._in_transaction = False
+                    self.proc.stdin.write(b"ROLLBACK;\n")
                 self.proc.stdin.close()
             except OSError:
                 pass

@@ -18,11 +18,11 @@ from typing import BinaryIO
 
 from promptsync import argv, guards, log, preflight, snapshotfile
 from promptsync.config import Environment, Table
-from promptsync.copyout import CopyOut, script
+from promptsync.copyout import SNAPSHOT_MODE, CopyOut, script
 from promptsync.dumpstream import StreamStats, forward_copy_data
 from promptsync.errors import Failed
 from promptsync.fingerprint import Fingerprint
-from promptsync.session import TRANSIENT, Session, child_environ, reason
+from promptsync.session import TRANSIENT, Session, child_environ, reason, sql_text
 from promptsync.tools import Tools
 
 FILE_PREFIX = "file:"
@@ -41,6 +41,7 @@ class DatabaseSource:
         self.display = env.display
         self.session, self.server = preflight.connect(env, tools)
         cleanup.callback(self.session.abort)
+        preflight.check_one_session(env, self.server, "source")
         self.identity: str | None = self.server.identity
         self.infos: dict[Table, preflight.TableInfo] = {}
         self.parts: dict[Table, tuple[tuple[Table, str], ...]] = {}
@@ -61,6 +62,8 @@ class DatabaseSource:
     def hash_lists(self) -> Future[dict[Table, BinaryIO]]:
         """Exports the snapshot, then spools each table's (primary key, row hash) list, read
         in it, to a temporary file (in the background: the target lists its rows meanwhile)."""
+        self.session.rollback()
+        self.session.begin(SNAPSHOT_MODE)
         self.snapshot = self.session.run_file("snapshot.sql", "exporting a snapshot")[0][0]
         pool = ThreadPoolExecutor(max_workers=1)
         self.cleanup.callback(pool.shutdown)
@@ -114,6 +117,21 @@ class DatabaseSource:
 
         tgt.copy_in(f"{stage} ({columns})", counted(), "loading the changed rows")
         return stats
+
+    def unconvertible(self, encoding: str) -> dict[Table, str]:
+        """Per table, the keys of the first rows whose text `encoding` cannot hold, read in
+        the snapshot the transfer read (tables with none left out)."""
+        found = {}
+        for table, info in self.infos.items():
+            keys = self.session.value(
+                sql_text("unconvertible.sql"),
+                "looking for the rows",
+                rel=info.rel,
+                encoding=encoding,
+            )
+            if keys:
+                found[table] = keys
+        return found
 
     def stream(self, copy_targets: dict[str, str], tgt: Session) -> StreamStats:
         # a partitioned table's rows are in its partitions: dump those into its staging table
@@ -202,6 +220,9 @@ class FileSource:
     def hash_lists(self) -> None:
         """A file carries no list of row hashes: its rows are all staged and compared."""
         return None
+
+    def unconvertible(self, encoding: str) -> dict[Table, str]:
+        return {}  # the server's message says which line of the file
 
     def fingerprints(self) -> Future[dict[Table, Fingerprint]]:
         done: Future[dict[Table, Fingerprint]] = Future()

@@ -139,7 +139,8 @@ def _listing(tables: dict[str, Any]) -> list[str]:
                 ident = " ".join(f"{k}={'NULL' if v is None else v}" for k, v in pairs)
                 keys = ", ".join(str(k) for k in item["key"])
                 changed = f" (changed: {', '.join(item['columns'])})" if mark == "~" else ""
-                rows.append(f"- `{mark}` " + _cell(f"{keys} {ident}{changed}"))
+                note = f" ⚠️ {item['note']}" if item.get("note") else ""
+                rows.append(f"- `{mark}` " + _cell(f"{keys} {ident}{changed}{note}"))
             if len(items) > ROWS_LISTED:
                 rows.append(f"- `{mark}` … and {len(items) - ROWS_LISTED:,} more")
         if rows:

@@ -1,21 +1,32 @@
 """`promptsync sync SOURCE TARGET`: one verified, atomic promotion of the prompts tables.
 
-  source: a (key, row hash) list read in an exported snapshot  ──▶  target, in one psql
-  session: BEGIN; list the live rows the same way; plan from the two lists; lock writers out;
-  then the rows to write travel, either only those (delta: COPY (SELECT ... WHERE key ...)
-  in the same snapshot) or the whole table (pg_dump --snapshot), into temporary staging
-  tables; every staged row is checked against the source's list; only the differences are
-  applied and checked; sequences move; COMMIT.
-  (A snapshot file: its checked rows are all staged and compared.)
+A sync is a sequence of named steps over one `Run` (what the steps so far found), in one psql
+session on the target whose transaction holds everything until COMMIT:
+
+  preflight  connect both sides, lock the target's promotions, compare the schemas
+  plan       the source lists (key, row hash) in its exported snapshot while the target lists
+             its live rows; the plan joins the two lists and the target's ledger
+  lock       writers of the target wait from here to COMMIT (readers never); rows written
+             since the listing are read again
+  transfer   the rows to write travel into staging tables: only those (delta: COPY (SELECT ...
+             WHERE key ...) in the snapshot), or the whole table (pg_dump --snapshot)
+  check      every staged row is the one the source listed
+  guard      the guards that need the plan (NULLs, mass delete, references, edits made on the
+             target outside promptsync), the confirmation on a terminal
+  apply      only the differences, checked, with undo data, the ledger and the history
+  commit     COMMIT, then say what the target now holds
+
 A failure anywhere before COMMIT ends the session, and the server rolls everything back.
 """
 
 from __future__ import annotations
 
+import json
+import sys
 import tempfile
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
 
@@ -29,6 +40,7 @@ from promptsync.errors import (
     ConfigError,
     Failed,
     Refused,
+    UsageError,
 )
 from promptsync.fingerprint import Fingerprint, of_environment
 from promptsync.session import Session
@@ -40,6 +52,8 @@ MASS_DELETE_VARIABLE = "PROMPTSYNC_ALLOW_MASS_DELETE"  # =1: as --allow-mass-del
 TRANSFER_VARIABLE = "PROMPTSYNC_TRANSFER"  # auto (default), delta or full
 DELTA_SHARE = 0.5  # auto: the delta path while at most this share of the rows is written
 
+Source = sources.DatabaseSource | sources.FileSource
+
 
 @dataclass(frozen=True)
 class Options:
@@ -50,6 +64,9 @@ class Options:
     allow_mass_delete: bool = False
     interactive: bool = False  # a person is at a terminal to answer the confirmation
     listing_only: bool = False  # `diff file:...`: print the rows that differ, nothing else
+    discard_target_edits: bool = False  # overwrite what was changed outside promptsync
+    only: tuple[str, ...] = ()  # sync just these keys (of a one-column primary key)
+    references: guards.References = field(default_factory=guards.References)
 
 
 @dataclass
@@ -60,7 +77,28 @@ class Job:
     tables: tuple[Table, ...]
     tools: Tools
     options: Options
-    source_prints: dict[Table, Fingerprint] | None = None
+    expected: dict[Table, Fingerprint] | None = None  # what the target holds once committed
+
+
+@dataclass
+class Run:
+    """What the steps of one attempt found so far."""
+
+    src: Source
+    tgt: Session
+    server: preflight.Server
+    src_tables: dict[Table, preflight.TableInfo] = field(default_factory=dict)
+    triggers: dict[Table, list[preflight.Trigger]] = field(default_factory=dict)
+    work: promote.Work | None = None
+    listed: bool = False  # the source gave (key, row hash) lists
+    list_bytes: int = 0
+    compared: dict[Table, promote.Comparison] = field(default_factory=dict)
+    source_prints: dict[Table, Fingerprint] = field(default_factory=dict)
+    target_prints: dict[Table, Fingerprint] = field(default_factory=dict)
+    delta: bool = False
+    detach: list[guards.Reference] = field(default_factory=list)
+    edits: dict[Table, dict] = field(default_factory=dict)  # promote.target_edits per table
+    discard: bool = False  # the edits made outside promptsync may be overwritten
 
 
 def run(settings: Settings, source_name: str, target_name: str, options: Options) -> int:
@@ -72,6 +110,10 @@ def run(settings: Settings, source_name: str, target_name: str, options: Options
             raise Refused(f"source and target are both {source.name}: nothing to sync")
         log.add_secrets(source.secrets)
     log.add_secrets(target.secrets)
+    if options.only and len(settings.tables) != 1:
+        raise UsageError("--only names keys of one table: set --table (or PROMPTSYNC_TABLES)")
+    if options.only and isinstance(source, str):
+        raise UsageError("--only copies rows between databases; a snapshot file syncs whole")
     job = Job(
         settings=settings,
         source=source,
@@ -95,7 +137,7 @@ def _attempt_or_lookup(job: Job) -> int:
         # Never retry blindly after a COMMIT whose outcome is unknown: look at the target.
         log.info(f"the outcome of COMMIT is unknown ({exc}); looking at {job.target.name}")
         try:
-            matches = job.source_prints is not None and _look_up(job)
+            matches = job.expected is not None and _look_up(job)
         except Failed as unreachable:
             raise Failed(
                 f"COMMIT on {job.target.name}: the outcome is unknown and {job.target.name} "
@@ -124,213 +166,186 @@ def _look_up(job: Job) -> bool:
 
 
 def _target_matches(job: Job) -> bool:
-    return of_environment(job.target, job.tools, job.tables) == job.source_prints
+    return of_environment(job.target, job.tools, job.tables) == job.expected
 
 
-def _open_source(job: Job, cleanup: ExitStack) -> sources.DatabaseSource | sources.FileSource:
+def _attempt(job: Job) -> int:
+    opts = job.options
+    with ExitStack() as cleanup:
+        run = _preflight(job, cleanup)
+        _plan(job, run)
+        if run.source_prints == run.target_prints:
+            return _nothing_to_do(job, run)
+        _require_force(job, run)
+        confirming = opts.interactive and not opts.yes and not opts.dry_run
+        if not (opts.dry_run or confirming):
+            _lock(run)
+        _transfer(job, run, cleanup)
+        _check(job, run)
+        refusal, edits = _guard(job, run)
+        if opts.dry_run or confirming:
+            _list_rows(job, run)
+        if opts.dry_run:
+            return _end_dry_run(run, refusal or edits)
+        if refusal:
+            raise refusal
+        if edits and not run.discard and not confirming:
+            raise edits
+        if confirming:
+            _confirm(job, run, edits)
+        return _apply_and_commit(job, run)
+
+
+# -- preflight -------------------------------------------------------------------------------
+
+
+def _open_source(job: Job, cleanup: ExitStack) -> Source:
     if isinstance(job.source, str):
         return sources.FileSource(job.source, job.tables)
     return sources.DatabaseSource(job.source, job.tools, cleanup)
 
 
-def _attempt(job: Job) -> int:
-    tgt_env, opts = job.target, job.options
-    with ExitStack() as cleanup:
-        src = _open_source(job, cleanup)
-        tgt, tgt_server = preflight.connect(tgt_env, job.tools)
-        cleanup.callback(tgt.abort)
-        if src.identity == tgt_server.identity:
-            raise Refused(
-                f"{src.name} and {tgt_env.name} are the same database "
-                f"({tgt_env.display}): a sync would read and overwrite one table"
-            )
-        preflight.lock(tgt)
-        src_tables = src.describe(job.tables)
-        tgt_tables = preflight.describe_tables(tgt, job.tables)
-        for table in job.tables:
-            guards.check_drift(
-                table,
-                src.name,
-                tgt_env.name,
-                src.columns(table),
-                guards.columns(tgt, tgt_tables[table].rel),
-            )
-        triggers = preflight.triggers(tgt, tgt_tables)
-        preflight.note_triggers(tgt_env.name, triggers)
-        log.info(
-            f"preflight ok: {src.name} {src.how()}; {tgt_env.name} PostgreSQL "
-            f"{tgt_server.version}, {tgt_server.connection}"
-            + (f" (load: {tgt.choice})" if tgt.choice else "")
+def _preflight(job: Job, cleanup: ExitStack) -> Run:
+    """Both sides connected, the target writable and locked for this promotion, the tables
+    found on both with compatible columns, the target's triggers and pooler noted."""
+    tgt_env = job.target
+    src = _open_source(job, cleanup)
+    tgt, server = preflight.connect(tgt_env, job.tools)
+    cleanup.callback(tgt.abort)
+    preflight.check_writable(tgt_env, server)
+    if src.identity == server.identity:
+        raise Refused(
+            f"{src.name} and {tgt_env.name} are the same database "
+            f"({tgt_env.display}): a sync would read and overwrite one table"
         )
+    preflight.lock(tgt)
+    run = Run(src, tgt, server, src_tables=src.describe(job.tables))
+    infos = preflight.describe_tables(tgt, job.tables)
+    for table in job.tables:
+        guards.check_drift(
+            table,
+            src.name,
+            tgt_env.name,
+            src.columns(table),
+            guards.columns(tgt, infos[table].rel),
+        )
+    run.triggers = preflight.triggers(tgt, infos)
+    preflight.note_triggers(tgt_env.name, run.triggers)
+    preflight.note_pooling(tgt_env, server)
+    log.info(
+        f"preflight ok: {src.name} {src.how()}; {tgt_env.name} PostgreSQL "
+        f"{server.version}, {server.connection}" + (f" (load: {tgt.choice})" if tgt.choice else "")
+    )
+    run.work = promote.Work(job.tables, infos, only=_only(job, infos))
+    return run
 
-        # One hash per row per side: the source lists (key, hash) inside its snapshot while
-        # the target lists its live rows, in parallel; the plan joins the two lists.
-        work = promote.Work(job.tables, tgt_tables)
-        lists = src.hash_lists()
-        promote.begin(tgt)
-        promote.list_live(tgt, work)
-        list_bytes = 0
-        if lists is not None:
-            for table, spool in lists.result().items():
-                list_bytes += promote.load_list(tgt, work, table, spool)
-        compared = promote.plan(tgt, work, first=True)
-        target_prints = {t: c.live for t, c in compared.items()}
-        source_prints = (
-            {t: c.staged for t, c in compared.items()}
-            if lists is not None
-            else src.fingerprints().result()
+
+def _only(job: Job, infos: dict[Table, preflight.TableInfo]) -> str:
+    """--only's keys as promptsync_compare takes them: a JSON array of key objects."""
+    keys = job.options.only
+    if not keys:
+        return ""
+    (info,) = infos.values()
+    if "," in info.pk:
+        raise UsageError(
+            f"--only takes keys of a one-column primary key; {info.table}'s is ({info.pk})"
         )
-        job.source_prints = source_prints
-        for table in job.tables:
+    column = info.pk.strip('"').replace('""', '"')
+    return json.dumps([{column: key} for key in keys])
+
+
+# -- plan ----------------------------------------------------------------------------------
+
+
+def _plan(job: Job, run: Run) -> None:
+    """One hash per row per side: the source lists (key, hash) inside its snapshot while the
+    target lists its live rows, in parallel; the plan joins the two lists and the ledger."""
+    tgt, work = run.tgt, _work(run)
+    lists = run.src.hash_lists()
+    promote.begin(tgt)
+    promote.find_ledgers(tgt, work)
+    promote.list_live(tgt, work)
+    if lists is not None:
+        run.listed = True
+        for table, spool in lists.result().items():
+            run.list_bytes += promote.load_list(tgt, work, table, spool)
+    run.compared = promote.plan(tgt, work, first=True)
+    run.target_prints = {t: c.live for t, c in run.compared.items()}
+    run.source_prints = (
+        {t: c.staged for t, c in run.compared.items()}
+        if run.listed
+        else run.src.fingerprints().result()
+    )
+    job.expected = run.source_prints
+    _say_plan(job, run)
+
+
+def _say_plan(job: Job, run: Run) -> None:
+    work, tgt_env = _work(run), job.target
+    for table in job.tables:
+        log.info(
+            f"{table}: {run.src.name} {run.source_prints[table]}; "
+            f"{tgt_env.name} {run.target_prints[table]}"
+            + (f" (only {', '.join(job.options.only)})" if work.only else "")
+        )
+        ledger = work.ledger(table)
+        if ledger:
             log.info(
-                f"{table}: {src.name} {source_prints[table]}; {tgt_env.name} {target_prints[table]}"
+                f"{table}: {tgt_env.name}'s ledger is from promotion {ledger.promotion}: rows "
+                "changed there outside promptsync since are told apart"
             )
-        output.put("source", src.name)
-        output.put("target", tgt_env.name)
-        output.put("before", {str(t): _print_dict(p) for t, p in target_prints.items()})
-        output.put("source_fingerprint", {str(t): _print_dict(p) for t, p in source_prints.items()})
-        if source_prints == target_prints:
-            tgt.run("ROLLBACK;", "ending the comparison")
-            if opts.listing_only:
-                diff.report([diff.TableDiff(t, tgt_tables[t].pk) for t in job.tables], PLAN_ROWS)
-            output.put("result", "in sync")
-            output.put("transfer", {"path": "none", "list_bytes": list_bytes, "bytes": 0})
-            log.info(f"{tgt_env.name} already matches {src.name}: nothing to do")
-            if opts.force and not opts.dry_run:
-                _catch_up_sequences(tgt, tgt_tables)
-            return EXIT_OK
-        if opts.force and not opts.dry_run:
-            preflight.check_privileges(tgt, tgt_tables)
-        if not (opts.force or opts.dry_run):
-            raise Refused(
-                f"{tgt_env.name} differs from {src.name}; refusing to overwrite it without "
-                "--force (make: FORCE=1); --dry-run shows what would change"
-            )
-        for table in job.tables:
-            guards.check_empty(src.name, table, source_prints[table].rows, opts.allow_empty)
-
-        confirming = opts.interactive and not opts.yes and not opts.dry_run
-        if not (opts.dry_run or confirming):
-            # writers wait from here to COMMIT; readers never
-            compared = _lock_and_replan(tgt, work, compared, lists is not None)
-        delta = lists is not None and _delta_wanted(job, compared)
-        for table in job.tables:
-            tgt.run_file(
-                "stage.sql",
-                "creating the staging table",
-                rel=work.rel(table),
-                stage=work.stage(table),
-            )
-        loaded_at = time.monotonic()
-        if delta:
-            assert isinstance(src, sources.DatabaseSource)
-            stats = StreamStats()
-            for table in job.tables:
-                keys = cleanup.enter_context(tempfile.TemporaryFile(prefix="promptsync-"))
-                columns = promote.fetch_keys(tgt, work, table, keys)
-                got = src.fetch(table, keys, columns, work.stage(table), tgt)
-                stats.rows.update(got.rows)
-                stats.bytes += got.bytes
-            tgt.run("", "loading the changed rows")
         else:
-            copy_targets = {src_tables[t].rel: work.stage(t) for t in job.tables}
-            stats = src.stream(copy_targets, tgt)
-            tgt.run("", "loading the staged rows")  # returns when psql has finished the COPY
-        src.close()
-        load_seconds = time.monotonic() - loaded_at
-        path = "delta" if delta else "full"
-        log.info(
-            f"staged {stats.total_rows:,} rows ({log.human_bytes(stats.bytes)}) in "
-            f"{load_seconds:.1f} s by {_path_name(path)}"
-            + (f"; the row hash list was {log.human_bytes(list_bytes)}" if list_bytes else "")
-        )
-        output.put(
-            "staged",
-            {"rows": stats.total_rows, "bytes": stats.bytes, "seconds": round(load_seconds, 3)},
-        )
-        output.put(
-            "transfer",
-            {"path": path, "list_bytes": list_bytes, "bytes": stats.bytes + list_bytes},
-        )
-
-        if delta:
-            promote.check_fetched(tgt, work, src.name)
-            log.info("the changed rows match the source's list (row by row)")
-        else:
-            compared = promote.compare(tgt, work, listed=True)
-            for table, found in compared.items():
-                if found.staged != source_prints[table]:
-                    raise Failed(
-                        f"{table}: the staged rows ({found.staged}) do not match {src.name} "
-                        f"({source_prints[table]}); nothing was applied"
-                    )
-            log.info("staged rows match the source (row count and checksum)")
-        plan = {t: c.plan for t, c in compared.items()}
-        output.put("plan", {str(t): c.as_dict() for t, c in plan.items()})
-
-        if opts.dry_run or (opts.interactive and not opts.yes):
-            stages = (
-                promote.listing_views(tgt, work)
-                if delta
-                else {t: work.stage(t) for t in job.tables}
+            log.info(
+                f"{table}: {tgt_env.name} has no ledger ({ledger.why}): rows changed there "
+                "outside promptsync cannot be told apart until its next promotion records one"
             )
-            listing = diff.staged(tgt, tgt_tables, stages)
-            if delta:
-                promote.drop_views(tgt, work)
-            if not opts.listing_only:
-                _print_plan(plan, tgt_env.name)
-            diff.report(listing, PLAN_ROWS)
-        refusal = _guard(job, tgt, work, compared)
-        if opts.dry_run:
-            tgt.run("ROLLBACK;", "rolling back the dry run")
-            if refusal:
-                log.info(f"a real sync would refuse: {refusal}")
-                output.put("would_refuse", str(refusal))
-            output.put("result", "dry run")
-            log.info("dry run: nothing was changed")
-            return EXIT_DIFFERENCES if any(c.any for c in plan.values()) else EXIT_OK
-        if refusal:
-            raise refusal
-        if confirming:
-            promote.confirmed(tgt)
-            # writers were free while the question was open: lock them out, compare again
-            compared = _lock_and_replan(tgt, work, compared, delta)
-            if delta:
-                promote.check_fetched(tgt, work, src.name)
-            else:
-                compared = promote.compare(tgt, work, listed=True)
-            refusal = _guard(job, tgt, work, compared)
-            if refusal:
-                raise refusal
+    output.put("source", run.src.name)
+    output.put("target", tgt_env.name)
+    output.put("before", {str(t): _print_dict(p) for t, p in run.target_prints.items()})
+    output.put("source_fingerprint", {str(t): _print_dict(p) for t, p in run.source_prints.items()})
+    output.put(
+        "ledger",
+        {
+            str(t): {"promotion": work.ledger(t).promotion} if work.ledger(t) else None
+            for t in job.tables
+        },
+    )
 
-        applied_at = time.monotonic()
-        changes = promote.apply(
-            tgt,
-            work,
-            history.Record("sync", src.name, tgt_env.name),
-            before={t: c.live for t, c in compared.items()},
-            expected=source_prints,
-            keep=job.settings.int_setting("PROMPTSYNC_KEEP", 10, minimum=1),
-            triggers=triggers,
+
+def _nothing_to_do(job: Job, run: Run) -> int:
+    opts, tgt_env = job.options, job.target
+    run.tgt.rollback("ending the comparison")
+    if opts.listing_only:
+        diff.report([diff.TableDiff(t, _work(run).infos[t].pk) for t in job.tables], PLAN_ROWS)
+    output.put("result", "in sync")
+    output.put("transfer", {"path": "none", "list_bytes": run.list_bytes, "bytes": 0})
+    log.info(f"{tgt_env.name} already matches {run.src.name}: nothing to do")
+    if opts.force and not opts.dry_run:
+        _catch_up_sequences(run.tgt, _work(run).infos)
+    return EXIT_OK
+
+
+def _require_force(job: Job, run: Run) -> None:
+    opts = job.options
+    if opts.force and not opts.dry_run:
+        preflight.check_privileges(run.tgt, _work(run).infos)
+    if not (opts.force or opts.dry_run):
+        raise Refused(
+            f"{job.target.name} differs from {run.src.name}; refusing to overwrite it without "
+            "--force (make: FORCE=1); --dry-run shows what would change"
         )
-        tgt.commit()
-        tgt.close()
-        output.put("result", "synced")
-        output.put("applied", {str(t): c.as_dict() for t, c in changes.items()})
-        output.put("after", {str(t): _print_dict(p) for t, p in source_prints.items()})
-        log.info(
-            f"committed in {time.monotonic() - applied_at:.1f} s: {tgt_env.name} now matches "
-            f"{src.name}"
-        )
-        promote.report(tgt_env.name, changes, source_prints)
-        return EXIT_OK
+    if not _work(run).only:
+        for table in job.tables:
+            guards.check_empty(run.src.name, table, run.source_prints[table].rows, opts.allow_empty)
 
 
-def _lock_and_replan(
-    tgt: Session, work: promote.Work, compared: dict, listed: bool
-) -> dict[Table, promote.Comparison]:
+# -- lock ----------------------------------------------------------------------------------
+
+
+def _lock(run: Run) -> None:
     """Lock writers out, bring the live lists up to date (only rows written since they were
     made are read again) and plan again when any were."""
+    tgt, work = run.tgt, _work(run)
     promote.lock_tables(tgt, work)
     went, read = promote.refresh(tgt, work)
     if went or read:
@@ -338,9 +353,79 @@ def _lock_and_replan(
             f"{tgt.label} was written while it was listed ({went:,} listed rows updated or "
             f"deleted, {read:,} rows new or updated): those were read again"
         )
-        if listed:
-            return promote.plan(tgt, work)
-    return compared
+        if run.listed:
+            run.compared = promote.plan(tgt, work)
+
+
+# -- transfer ------------------------------------------------------------------------------
+
+
+def _transfer(job: Job, run: Run, cleanup: ExitStack) -> None:
+    tgt, work = run.tgt, _work(run)
+    run.delta = run.listed and _delta_wanted(job, run.compared)
+    for table in job.tables:
+        tgt.run_file(
+            "stage.sql", "creating the staging table", rel=work.rel(table), stage=work.stage(table)
+        )
+    loaded_at = time.monotonic()
+    try:
+        stats = _load(job, run, cleanup)
+    except Failed as exc:
+        raise _unconvertible(exc, run.src, job.target, run.server) from None
+    run.src.close()
+    seconds = time.monotonic() - loaded_at
+    path = "delta" if run.delta else "full"
+    log.info(
+        f"staged {stats.total_rows:,} rows ({log.human_bytes(stats.bytes)}) in "
+        f"{seconds:.1f} s by {_path_name(path)}"
+        + (f"; the row hash list was {log.human_bytes(run.list_bytes)}" if run.list_bytes else "")
+    )
+    output.put(
+        "staged", {"rows": stats.total_rows, "bytes": stats.bytes, "seconds": round(seconds, 3)}
+    )
+    output.put(
+        "transfer",
+        {"path": path, "list_bytes": run.list_bytes, "bytes": stats.bytes + run.list_bytes},
+    )
+
+
+def _load(job: Job, run: Run, cleanup: ExitStack) -> StreamStats:
+    """The rows travel into the staging tables: only those to write (delta), or the dump."""
+    src, tgt, work = run.src, run.tgt, _work(run)
+    if not run.delta:
+        copy_targets = {run.src_tables[t].rel: work.stage(t) for t in job.tables}
+        stats = src.stream(copy_targets, tgt)
+        tgt.run("", "loading the staged rows")  # returns when psql has finished the COPY
+        return stats
+    assert isinstance(src, sources.DatabaseSource)
+    stats = StreamStats()
+    for table in job.tables:
+        keys = cleanup.enter_context(tempfile.TemporaryFile(prefix="promptsync-"))
+        columns = promote.fetch_keys(tgt, work, table, keys)
+        got = src.fetch(table, keys, columns, work.stage(table), tgt)
+        stats.rows.update(got.rows)
+        stats.bytes += got.bytes
+    tgt.run("", "loading the changed rows")
+    return stats
+
+
+def _unconvertible(
+    exc: Failed, src: Source, target: Environment, server: preflight.Server
+) -> Failed:
+    """A load the target refused because its encoding cannot hold a character: the server's
+    message, with the rows' keys (looked up on the source, in the snapshot that was read)."""
+    if "has no equivalent in encoding" not in str(exc):
+        return exc
+    try:
+        found = src.unconvertible(server.encoding)
+    except Failed:
+        found = {}
+    rows = "; ".join(f"{table} {keys}" for table, keys in found.items())
+    return Failed(
+        f"{exc}; {target.name}'s encoding {server.encoding} cannot hold "
+        + (f"what {src.name} has in {rows}" if rows else "a character of the source's rows")
+        + ": nothing was applied"
+    )
 
 
 def _delta_wanted(job: Job, compared: dict[Table, promote.Comparison]) -> bool:
@@ -366,37 +451,197 @@ def _path_name(path: str) -> str:
     return {"delta": "delta transfer (changed rows only)", "full": "full dump"}[path]
 
 
+# -- check ---------------------------------------------------------------------------------
+
+
+def _check(job: Job, run: Run) -> None:
+    """Every staged row is the source's: by its listed hash (delta), or by the whole stage's
+    row count and checksum (full dump)."""
+    tgt, work = run.tgt, _work(run)
+    if run.delta:
+        promote.check_fetched(tgt, work, run.src.name)
+        log.info("the changed rows match the source's list (row by row)")
+    else:
+        run.compared = promote.compare(tgt, work, listed=True)
+        for table, found in run.compared.items():
+            if found.staged != run.source_prints[table]:
+                raise Failed(
+                    f"{table}: the staged rows ({found.staged}) do not match {run.src.name} "
+                    f"({run.source_prints[table]}); nothing was applied"
+                )
+        log.info("staged rows match the source (row count and checksum)")
+    output.put("plan", {str(t): c.plan.as_dict() for t, c in run.compared.items()})
+
+
+def _list_rows(job: Job, run: Run) -> None:
+    """The rows that would change, for a dry run or the confirmation (stdout)."""
+    tgt, work = run.tgt, _work(run)
+    stages, lives = promote.listing_views(tgt, work, run.delta)
+    listing = diff.staged(tgt, work.infos, stages, lives)
+    promote.drop_views(tgt, work)
+    since = {t: work.ledger(t).promotion for t in job.tables}
+    diff.note_edits(listing, run.edits, job.target.name, since)
+    if not job.options.listing_only:
+        _print_plan({t: c.plan for t, c in run.compared.items()}, job.target.name)
+    diff.report(listing, PLAN_ROWS)
+
+
+# -- guard ---------------------------------------------------------------------------------
+
+
+def _guard(job: Job, run: Run) -> tuple[Refused | None, Refused | None]:
+    """The guards that need the plan, returned rather than raised (a dry run reports them):
+    the first refusal of the guards that have no override here, and the refusal for rows
+    changed on the target outside promptsync (a confirmation may take "y" for it)."""
+    tgt, work, opts = run.tgt, _work(run), job.options
+    synced = [work.rel(t) for t in job.tables]
+    allowed = opts.allow_mass_delete or job.settings.get(MASS_DELETE_VARIABLE) == "1"
+    refusal = None
+    try:
+        for table, found in run.compared.items():
+            guards.check_nulls(tgt, table, _source_name(job), work.rel(table), work.stage(table))
+            if not work.only:
+                emptying = opts.allow_empty and found.staged.rows == 0
+                guards.check_mass_delete(
+                    job.target.name, table, found.staged.rows, found.live_rows, allowed or emptying
+                )
+            run.detach += guards.check_references(
+                tgt,
+                table,
+                work.rel(table),
+                work.stage(table),
+                work.cmp(table),
+                synced,
+                opts.references,
+            )
+    except Refused as found_refusal:
+        refusal = found_refusal
+    return refusal, _edits(job, run)
+
+
+def _edits(job: Job, run: Run) -> Refused | None:
+    """Rows edited, created or deleted on the target outside promptsync since its last
+    promotion that this sync would overwrite, delete or re-create."""
+    work = _work(run)
+    found = {t: promote.target_edits(run.tgt, work, t, guards.EDITS_LISTED) for t in job.tables}
+    run.edits = found
+    output.put("target_edits", {str(t): f for t, f in found.items() if f["count"]})
+    run.discard = job.options.discard_target_edits or (
+        job.settings.get(guards.DISCARD_VARIABLE) == "1"
+    )
+    since = {t: work.ledger(t).promotion for t in job.tables}
+    refusal = guards.target_edits(job.target.name, since, found, _keep_hint(job, found))
+    if refusal and run.discard:
+        log.info(f"discarding what was changed outside promptsync, as told: {refusal}")
+    return refusal
+
+
+def _keep_hint(job: Job, found: dict[Table, dict]) -> str:
+    """How to keep the target's edits: copy them back into the source first."""
+    keys = [
+        v
+        for edits in found.values()
+        for row in edits["rows"]
+        if len(row["key"]) == 1
+        for v in row["key"].values()
+    ]
+    total = sum(f["count"] for f in found.values())
+    if isinstance(job.source, str) or not keys or len(keys) < total or total > 20:
+        return f"copy those rows into {_source_name(job)} first, then sync again"
+    created = any(r["kind"] == "created" for f in found.values() for r in f["rows"])
+    hint = (
+        f"copy them back first (promptsync sync {job.target.name} {_source_name(job)} "
+        f"--only {','.join(keys)}), then sync again"
+    )
+    if created:
+        hint += (
+            f"; a row created in {job.target.name} whose key {_source_name(job)} uses for "
+            f"another row needs a new key in {_source_name(job)}"
+        )
+    return hint
+
+
+def _end_dry_run(run: Run, refusal: Refused | None) -> int:
+    run.tgt.rollback("rolling back the dry run")
+    if refusal:
+        log.info(f"a real sync would refuse: {refusal}")
+        output.put("would_refuse", str(refusal))
+    output.put("result", "dry run")
+    log.info("dry run: nothing was changed")
+    return EXIT_DIFFERENCES if any(c.plan.any for c in run.compared.values()) else EXIT_OK
+
+
+def _confirm(job: Job, run: Run, edits: Refused | None) -> None:
+    """Ask the person at the terminal. Writers were free while the question was open: lock
+    them out, check and guard again."""
+    if edits and not run.discard:
+        sys.stderr.write(f"{edits}\n")
+    promote.confirmed(run.tgt, discarding=bool(edits and not run.discard))
+    if edits:
+        run.discard = True  # "y" was the instruction to discard them
+    _lock(run)
+    if run.delta:
+        promote.check_fetched(run.tgt, _work(run), run.src.name)
+    else:
+        run.compared = promote.compare(run.tgt, _work(run), listed=True)
+    run.detach = []
+    refusal, edits_now = _guard(job, run)
+    if refusal:
+        raise refusal
+    if edits_now and str(edits_now) != str(edits):
+        raise Refused(f"{job.target.name} changed while the question was open: {edits_now}")
+
+
+# -- apply and commit ----------------------------------------------------------------------
+
+
+def _apply_and_commit(job: Job, run: Run) -> int:
+    tgt, work, tgt_env = run.tgt, _work(run), job.target
+    applied_at = time.monotonic()
+    before = {t: c.live for t, c in run.compared.items()}
+    expected = run.source_prints
+    if work.only:  # the rest of the table stays: its whole fingerprint before and after
+        before, expected = promote.whole_prints(tgt, work)
+    job.expected = expected
+    source = run.src.name + (f" (only {', '.join(job.options.only)})" if work.only else "")
+    changes = promote.apply(
+        tgt,
+        work,
+        history.Record("sync", source, tgt_env.name),
+        before=before,
+        expected=expected,
+        keep=job.settings.int_setting("PROMPTSYNC_KEEP", 10, minimum=1),
+        triggers=run.triggers,
+        detach=run.detach,
+    )
+    tgt.commit()
+    tgt.close()
+    output.put("result", "synced")
+    output.put("applied", {str(t): c.as_dict() for t, c in changes.items()})
+    output.put("after", {str(t): _print_dict(p) for t, p in expected.items()})
+    log.info(
+        f"committed in {time.monotonic() - applied_at:.1f} s: {tgt_env.name} now matches "
+        f"{run.src.name}" + (f" for {', '.join(job.options.only)}" if work.only else "")
+    )
+    promote.report(tgt_env.name, changes, expected)
+    return EXIT_OK
+
+
 def _catch_up_sequences(tgt: Session, infos: dict[Table, preflight.TableInfo]) -> None:
     """Rows that match can still sit behind a lagging id sequence (rows loaded with explicit
     ids): move it past max(id) so the application's next INSERT works."""
-    tgt.run("BEGIN;", "checking id sequences")
+    preflight.lock(tgt)
     for info in infos.values():
         tgt.run_file("sequences.sql", "checking id sequences", rel=info.rel)
     tgt.commit()
 
 
-def _guard(job: Job, tgt: Session, work: promote.Work, compared: dict) -> Refused | None:
-    """The guards that need the plan; returns the refusal instead of raising it (a dry run
-    reports it)."""
-    synced = [work.rel(t) for t in job.tables]
-    allowed = job.options.allow_mass_delete or job.settings.get(MASS_DELETE_VARIABLE) == "1"
-    try:
-        for table, found in compared.items():
-            guards.check_nulls(tgt, table, _source_name(job), work.rel(table), work.stage(table))
-            emptying = job.options.allow_empty and found.staged.rows == 0
-            guards.check_mass_delete(
-                job.target.name,
-                table,
-                found.staged.rows,
-                found.live_rows,
-                allowed or emptying,
-            )
-            guards.check_references(
-                tgt, table, work.rel(table), work.stage(table), work.cmp(table), synced
-            )
-    except Refused as refusal:
-        return refusal
-    return None
+# -- small things ----------------------------------------------------------------------------
+
+
+def _work(run: Run) -> promote.Work:
+    assert run.work is not None
+    return run.work
 
 
 def _source_name(job: Job) -> str:

@@ -13,7 +13,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from promptsync import guards, log, output, preflight, retry, snapshotfile, sources
+from promptsync import guards, log, output, pooler, preflight, retry, snapshotfile, sources
 from promptsync.config import Environment, Settings, Table, configured_environments, environment
 from promptsync.errors import (
     EXIT_DIFFERENCES,
@@ -108,6 +108,7 @@ def check(settings: Settings, names: list[str]) -> int:
                 infos = preflight.describe_tables(session, settings.tables)
                 dump = preflight.check_dump_client(env, tools, server)
                 inspected[env.name] = preflight.inspect(session, infos)
+            preflight.check_writable(env, server)
         except PromptsyncError as exc:
             code = max(code, exc.exit_code)
             state = "REFUSED" if exc.exit_code == EXIT_REFUSED else "FAILED"
@@ -115,13 +116,15 @@ def check(settings: Settings, names: list[str]) -> int:
             log.error(str(exc))
             continue
         tables = ", ".join(f"{i.table} (key {i.pk})" for i in infos.values())
+        pooled = server.pooling.mode != pooler.DIRECT
         client = "the container's own pg_dump and psql" if env.via_docker else dump
         sys.stdout.write(
             f"{env.name}: ok  {env.display}\n"
             f"  server      PostgreSQL {server.version}\n"
             f"  client      {client}\n"
             f"  connection  {server.connection}\n"
-            f"  tables      {tables}\n"
+            + (f"  pooler      {server.pooling.describe()}\n" if pooled else "")
+            + f"  tables      {tables}\n"
         )
     lines = [line for name, found in inspected.items() for line in found.lines(name)]
     drift, drifted = guards.compare_schemas(

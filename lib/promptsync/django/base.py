@@ -7,9 +7,12 @@ import os
 import sys
 from typing import Any
 
+from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import models
 
 from promptsync import api, summary
+from promptsync.guards import References
 
 
 def add_common_arguments(parser: CommandParser) -> None:
@@ -35,6 +38,34 @@ def finish(command: str, code: int) -> None:
         raise CommandError(
             f"{command}: {summary.MEANING.get(code, 'failed')} (exit {code})", returncode=code
         )
+
+
+def references_from_models(allow_cascade: bool) -> References:
+    """What a sync may do to rows that point at prompts it deletes, as each model's foreign
+    key declares it: SET_NULL detaches them (as Django would have), CASCADE deletes them only
+    with --allow-cascade (they are user data), PROTECT, RESTRICT and the rest refuse."""
+    columns = []
+    for model in apps.get_models():
+        for field in model._meta.get_fields():
+            if not (
+                field.concrete and field.is_relation and (field.many_to_one or field.one_to_one)
+            ):
+                continue
+            on_delete = field.remote_field.on_delete
+            if on_delete is models.SET_NULL:
+                action = "detach"
+            elif on_delete is models.CASCADE:
+                action = "cascade" if allow_cascade else "refuse-cascade"
+            elif on_delete is models.PROTECT:
+                action = "refuse-protect"
+            elif on_delete is models.RESTRICT:
+                action = "refuse-restrict"
+            else:
+                action = "refuse"
+            table = model._meta.db_table
+            qualified = table if "." in table else f"public.{table}"
+            columns.append((f"{qualified}.{field.column}", action))
+    return References(columns=tuple(columns))
 
 
 class SyncCommand(BaseCommand):
@@ -68,6 +99,16 @@ class SyncCommand(BaseCommand):
             action="store_true",
             help=f"allow deleting more than half of {self.target}'s rows",
         )
+        parser.add_argument(
+            "--discard-target-edits",
+            action="store_true",
+            help=f"overwrite rows changed in {self.target} outside promptsync since its last sync",
+        )
+        parser.add_argument(
+            "--allow-cascade",
+            action="store_true",
+            help="delete rows whose model says on_delete=CASCADE when their prompt goes",
+        )
         add_common_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -79,6 +120,8 @@ class SyncCommand(BaseCommand):
             yes=options["yes"],
             allow_empty=options["allow_empty"],
             allow_mass_delete=options["allow_mass_delete"],
+            discard_target_edits=options["discard_target_edits"],
+            references=references_from_models(options["allow_cascade"]),
             tables=options["table"],
             fmt=options["format"],
             quiet=options["verbosity"] == 0,
