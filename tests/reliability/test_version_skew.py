@@ -142,14 +142,14 @@ def test_every_row_hashes_the_same_on_15_and_18(cluster, pg18):
     same_time = "UPDATE prompts SET created_at = '2026-02-03 04:05:06.789+00', updated_at = NULL;"
     pg18.psql(HOSTILE + same_time)  # row 3 says now()
     cluster.sql("staging", HOSTILE + same_time)
-    settings = (ROOT / "sql" / "session.sql").read_text()
+    settings = "BEGIN;\n" + (ROOT / "sql" / "settings.sql").read_text()
     cols = (
         "body, coach_state, created_at, id, is_active, metadata, name, prompt_type, tags, "
         "temperature, updated_at, version"
     )
     listing = (
-        f"{settings}\nCOPY (SELECT id, pg_catalog.md5(ROW({cols})::text) FROM public.prompts "
-        "ORDER BY id) TO STDOUT;"
+        f"{settings}\nCOPY (SELECT id, pg_catalog.md5(pg_catalog.convert_to(ROW({cols})::text, "
+        "'UTF8')) FROM public.prompts ORDER BY id) TO STDOUT;\nCOMMIT;"
     )
     on_15 = cluster.servers["staging"].psql(listing)
     on_18 = pg18.psql(listing)

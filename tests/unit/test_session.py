@@ -211,7 +211,7 @@ def sql_files_named_in_lib() -> set[str]:
 
 
 def test_the_code_names_sql_files():
-    assert {"session.sql", "server.sql"} <= sql_files_named_in_lib()
+    assert {"settings.sql", "server.sql"} <= sql_files_named_in_lib()
 
 
 @pytest.mark.parametrize("name", sorted(sql_files_named_in_lib()))
