@@ -508,7 +508,11 @@ def test_only_the_newest_keep_promotions_are_kept(cluster):
         "production",
         "SELECT relname FROM pg_class WHERE relnamespace = 'promptsync'::regnamespace"
         " AND relkind = 'r' AND relname ~ '^undo_[0-9]+_' ORDER BY 1",
-    ).split() == [undo_table(2).split(".")[1], undo_table(3).split(".")[1]]
+    ).split() == [
+        name
+        for p in (2, 3)
+        for name in (undo_table(p).split(".")[1], undo_table(p).split(".")[1] + "_ledger")
+    ]
     assert [
         cluster.sql("production", f"SELECT promptsync_op, id FROM {undo_table(p)}").strip()
         for p in (2, 3)
@@ -699,7 +703,8 @@ def test_dry_run_refusal_and_failed_sync_record_nothing(cluster):
     assert everything(cluster, "public.sessions") == before
 
     # failed inside the apply, after the promotion row was written: two prompts swap names
-    # while a cascading foreign key points at the table
+    # while a session points at one of them through a cascading foreign key
+    cluster.sql("production", "INSERT INTO sessions (prompt_id) VALUES (1)")
     cluster.sql(
         "staging",
         "DELETE FROM prompts; "
@@ -711,7 +716,7 @@ def test_dry_run_refusal_and_failed_sync_record_nothing(cluster):
     before = everything(cluster, "public.sessions")
     result = cluster.run("sync", "staging", "production", "--force")
     assert result.returncode == 4, result.stderr
-    assert "swap a unique value" in error_line(result)
+    assert "they trade values under prompts_identity_key" in error_line(result)
     assert everything(cluster, "public.sessions") == before
     assert records(cluster, "production") == recorded
     rows = history_rows(ok(cluster.run("history", "production")))
@@ -862,8 +867,8 @@ def test_prompts_still_referenced_from_other_tables_are_never_deleted(cluster, a
     for extra in ((), ("--yes", "--allow-empty", "--allow-mass-delete")):
         refused(
             cluster.run("sync", "staging", "production", "--force", *extra),
-            "2 rows of public.sessions",
-            "still reference",
+            "2 rows of public.sessions.prompt_id",
+            "point at id=4 name=p4",
         )
         assert everything(cluster, "public.sessions") == before
     result = cluster.run("sync", "staging", "production", "--dry-run")
@@ -882,17 +887,28 @@ def test_prompts_still_referenced_from_other_tables_are_never_deleted(cluster, a
 
 
 @pytest.mark.parametrize(
-    ("alter", "words"),
+    ("alter", "words", "advice"),
     [
-        ("ADD COLUMN owner text", "production has column owner that staging lacks"),
-        ("DROP COLUMN tags", "staging has column tags that production lacks"),
+        (
+            "ADD COLUMN owner text",
+            "production has column owner that staging lacks",
+            "production is migrated ahead of staging (columns owner): migrate staging first",
+        ),
+        (
+            "DROP COLUMN tags",
+            "staging has column tags that production lacks",
+            "staging is migrated ahead of production (columns tags): deploy the code with "
+            "that migration (its build migrates before the sync), or set PROMPT_SYNC_OPTIONAL=1 "
+            "for this deploy of older code",
+        ),
         (
             "ALTER COLUMN version TYPE bigint",
             "column version: type integer in staging, bigint in production",
+            "run the migrations that change those columns where they lag",
         ),
     ],
 )
-def test_schema_drift_is_refused_before_any_change(cluster, alter, words):
+def test_schema_drift_is_refused_before_any_change(cluster, alter, words, advice):
     put(cluster, "staging", 1, 2)
     put(cluster, "production", 1, 3)
     cluster.sql("production", f"ALTER TABLE prompts {alter}")
@@ -902,7 +918,7 @@ def test_schema_drift_is_refused_before_any_change(cluster, alter, words):
             "sync", "staging", "production", "--force", "--allow-empty", "--allow-mass-delete"
         ),
         words,
-        "run migrations first",
+        advice,
     )
     assert everything(cluster) == before
     result = cluster.run("sync", "staging", "production", "--dry-run")
@@ -910,12 +926,13 @@ def test_schema_drift_is_refused_before_any_change(cluster, alter, words):
     # diff reports the drift on stdout and exits 1
     result = cluster.run("diff", "staging", "production")
     assert result.returncode == 1
-    assert words in result.stdout and "run migrations first" in result.stdout
+    assert words in result.stdout and advice in result.stdout
     assert everything(cluster) == before
     # check connects to every environment and reports the drift with exit 3
     result = cluster.run("check")
     assert result.returncode == 3, result.stderr
     assert "production: ok" in result.stdout and "schema drift in public.prompts" in result.stdout
+    assert advice.replace("staging", "local") in result.stdout  # check compares with local
 
 
 def test_same_columns_in_another_physical_order_are_fine(cluster):

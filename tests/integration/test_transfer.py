@@ -18,7 +18,8 @@ pytestmark = pytest.mark.integration
 
 def edit_target(cluster, env: str) -> None:
     """The target holds the source's hostile rows (copied from local), some changed, two
-    missing, one extra."""
+    missing, one extra: changed there outside promptsync, so a sync that overwrites them
+    needs --discard-target-edits."""
     ok(cluster.run("sync", "local", env, "--force"))
     cluster.sql(
         env,
@@ -43,6 +44,7 @@ def test_both_paths_copy_hostile_data_exactly(cluster, path):
             "staging",
             "--force",
             "--json",
+            "--discard-target-edits",
             env=cluster.env(PROMPTSYNC_TRANSFER=path),
         )
     )
@@ -110,6 +112,15 @@ def test_dry_run_lists_the_same_rows_on_both_paths(cluster, path):
     assert cluster.state("staging") == before
     assert "public.prompts: 2 to add, 6 to change, 1 to remove" in result.stdout, result.stdout
     assert "  - id=999" in result.stdout
+    # each row changed in staging outside promptsync says so, from staging's ledger
+    notes = [line for line in result.stdout.splitlines() if "outside promptsync" in line]
+    assert len(notes) == 9, result.stdout
+    assert any(
+        line.startswith("  - id=999")
+        and "[created in staging outside promptsync since promotion 1]" in line
+        for line in notes
+    ), notes
+    assert "a real sync would refuse: staging was changed outside promptsync" in result.stderr
 
 
 @pytest.mark.parametrize("path", ["delta", "full"])

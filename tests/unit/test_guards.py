@@ -48,7 +48,7 @@ def test_missing_column_other_type_and_generated_are_drift():
         "column n: generated in production only",
         "production has column owner that staging lacks",
     )
-    with pytest.raises(Refused, match="run migrations first"):
+    with pytest.raises(Refused, match="production is migrated ahead of staging .columns owner"):
         guards.check_drift(TABLE, "staging", "production", src, tgt)
 
 
