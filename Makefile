@@ -65,10 +65,10 @@ verify: ## row count + checksum of every configured environment; exit 1 on drift
 check: ## preflight only: Docker, connections, tables, server and tool versions
 	$(PROMPTSYNC) check
 
-demo: $(VENV)/.installed ## the whole flow on three throwaway PostgreSQL servers on this machine
+demo: $(VENV)/.installed-server ## the whole flow on three throwaway PostgreSQL servers on this machine
 	$(PYTHON) -m promptsync.demo
 
-demo-stop: $(VENV)/.installed ## stop the demo's servers and delete their data
+demo-stop: $(VENV)/.installed-server ## stop the demo's servers and delete their data
 	$(PYTHON) -m promptsync.demo --stop
 
 test: $(VENV)/.installed-test lint ## install what the tests need, lint, run every test
@@ -89,8 +89,8 @@ clean: ## stop the demo, remove the virtualenv and caches
 	if [[ -x $(PYTHON) ]]; then $(PYTHON) -m promptsync.demo --stop; fi
 	rm -rf $(VENV) .pytest_cache .ruff_cache lib/*.egg-info
 
-$(VENV)/.installed: pyproject.toml
-	bin/bootstrap
+$(VENV)/.installed-server: pyproject.toml
+	bin/bootstrap server
 
 $(VENV)/.installed-test: pyproject.toml
 	bin/bootstrap test
