@@ -8,6 +8,8 @@ SHELL := bash
 VENV ?= .venv
 export PROMPTSYNC_VENV := $(abspath $(VENV))
 PYTHON := $(VENV)/bin/python
+# The interpreter that builds the wheel (`make dist`); pip builds it in an isolated environment.
+DIST_PYTHON ?= python3
 PROMPTSYNC := bin/promptsync
 PYTEST_ARGS ?=
 # Compose v2 (`docker compose`) where the plugin is installed, else docker-compose (Debian's
@@ -28,7 +30,7 @@ ifeq ($(DISCARD_TARGET_EDITS),1)
 export PROMPTSYNC_DISCARD_TARGET_EDITS := 1
 endif
 
-.PHONY: bench help local-up local-down sync-staging sync-prod rollback-staging rollback-prod diff-staging export verify check demo demo-stop test lint unit clean
+.PHONY: bench dist help local-up local-down sync-staging sync-prod rollback-staging rollback-prod diff-staging export verify check demo demo-stop test lint unit clean
 
 help: ## show the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) \
@@ -70,10 +72,10 @@ verify: ## row count + checksum of every configured environment; exit 1 on drift
 check: ## preflight only: Docker, connections, tables, server and tool versions
 	$(PROMPTSYNC) check
 
-demo: $(VENV)/.installed ## the whole flow on three throwaway PostgreSQL servers on this machine
+demo: $(VENV)/.installed-server ## the whole flow on three throwaway PostgreSQL servers on this machine
 	$(PYTHON) -m promptsync.demo
 
-demo-stop: $(VENV)/.installed ## stop the demo's servers and delete their data
+demo-stop: $(VENV)/.installed-server ## stop the demo's servers and delete their data
 	$(PYTHON) -m promptsync.demo --stop
 
 test: $(VENV)/.installed-test lint ## install what the tests need, lint, run every test
@@ -85,6 +87,11 @@ unit: $(VENV)/.installed-test ## only the fast tests that need no database
 bench: $(VENV)/.installed-bench ## benchmark vs pg_dump|psql and the old ORM copy; writes docs/benchmarks.md (BENCH_ROWS=1000000 adds 1M)
 	$(PYTHON) bench/run.py
 
+dist: ## the wheel an application's requirements.txt can name: dist/promptsync-VERSION-py3-none-any.whl
+	rm -rf build dist
+	$(DIST_PYTHON) -m pip wheel --quiet --disable-pip-version-check --no-deps --wheel-dir dist .
+	@ls dist/*.whl
+
 lint: $(VENV)/.installed-test ## ruff on Python, shellcheck on bin/ and .ci/
 	$(VENV)/bin/ruff check lib tests
 	$(VENV)/bin/shellcheck bin/bootstrap bin/promptsync bin/render-build-staging \
@@ -92,10 +99,10 @@ lint: $(VENV)/.installed-test ## ruff on Python, shellcheck on bin/ and .ci/
 
 clean: ## stop the demo, remove the virtualenv and caches
 	if [[ -x $(PYTHON) ]]; then $(PYTHON) -m promptsync.demo --stop; fi
-	rm -rf $(VENV) .pytest_cache .ruff_cache lib/*.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache lib/*.egg-info build dist
 
-$(VENV)/.installed: pyproject.toml
-	bin/bootstrap
+$(VENV)/.installed-server: pyproject.toml
+	bin/bootstrap server
 
 $(VENV)/.installed-test: pyproject.toml
 	bin/bootstrap test

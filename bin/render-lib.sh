@@ -1,8 +1,9 @@
 # shellcheck shell=bash
 # Usage: source "$root/bin/render-lib.sh"    (from bin/render-build-staging, -production)
-# What the Render build scripts share: timestamped log lines on stderr, a step runner that
-# timestamps every line its command prints, and the app's own build steps. The sourcing
-# script defines abort(), which app_steps calls when a step fails.
+# What the Render build wrappers share: timestamped log lines on stderr, a step runner that
+# timestamps every line its command prints, promptsync's install into its own virtualenv, and
+# the app's. The builds themselves are `python -m promptsync.render` (README, "Deploying"). The
+# sourcing script defines abort(), which the functions here call when a step fails.
 
 KEEP_LIVE="the build fails and the previous version stays live"
 
@@ -34,23 +35,31 @@ step() {
   return "$status"
 }
 
-# app_steps: in $APP_DIR (default server, relative to the current directory), with
-# ${PYTHON:-python3}: install requirements.txt, migrate, collectstatic. Skipped, with a log
-# line, when $APP_DIR has no requirements.txt or no manage.py.
-app_steps() {
+# install_promptsync: bin/bootstrap into $PROMPTSYNC_VENV (default .venv-promptsync, apart from
+# the app's packages: Render's Python runtime keeps those in .venv), bundled tools unpacked.
+install_promptsync() {
+  export PROMPTSYNC_VENV="${PROMPTSYNC_VENV:-$PWD/.venv-promptsync}"
+  step "install promptsync into $PROMPTSYNC_VENV" bin/bootstrap \
+    || abort "installing promptsync failed; $KEEP_LIVE"
+}
+
+# install_app: in $APP_DIR (default server), with ${PYTHON:-python3}, install requirements.txt;
+# sets APP_ARGS to the options that tell promptsync.render where the app is and which Python
+# runs its manage.py, or to --no-app (with a log line) when $APP_DIR has no requirements.txt
+# or no manage.py.
+# shellcheck disable=SC2034  # APP_ARGS is the sourcing script's
+install_app() {
   local app="${APP_DIR:-server}" python="${PYTHON:-python3}"
   if [[ ! -f "$app/requirements.txt" || ! -f "$app/manage.py" ]]; then
     log "$app has no requirements.txt or no manage.py: skipping install, migrate, collectstatic"
+    APP_ARGS=(--no-app)
     return 0
   fi
-  command -v "$python" >/dev/null || abort "$python not found: set PYTHON; $KEEP_LIVE"
+  python="$(command -v "$python")" || abort "${PYTHON:-python3} not found: set PYTHON; $KEEP_LIVE"
   cd "$app" || abort "cannot enter $app; $KEEP_LIVE"
   step "install the app's Python dependencies ($app/requirements.txt)" \
     "$python" -m pip install --disable-pip-version-check -r requirements.txt \
     || abort "installing the app's dependencies failed; $KEEP_LIVE"
-  step "migrate the database" "$python" manage.py migrate --noinput \
-    || abort "migrate failed; $KEEP_LIVE"
-  step "collect static files" "$python" manage.py collectstatic --noinput \
-    || abort "collectstatic failed; $KEEP_LIVE"
   cd - >/dev/null || abort "cannot return from $app"
+  APP_ARGS=(--app-dir "$app" --app-python "$python")
 }

@@ -1,3 +1,3 @@
 """promptsync: move a prompts table between PostgreSQL environments, verified and atomic."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -9,6 +9,7 @@ from pathlib import Path
 from promptsync import (
     __version__,
     api,
+    clientcheck,
     diff,
     export,
     guards,
@@ -23,7 +24,7 @@ from promptsync import (
     verify,
 )
 from promptsync.config import environment
-from promptsync.errors import EXIT_DIFFERENCES, EXIT_OK, Refused
+from promptsync.errors import EXIT_DIFFERENCES, EXIT_FAILED, EXIT_OK, Refused
 from promptsync.tools import find_tools
 
 EPILOG = """exit codes: 0 done (verify: all match), 1 differences found (verify, dry run),
@@ -133,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
         "check", parents=[tables], help="preflight only: connections, tables, versions"
     )
     p.add_argument("envs", nargs="*", metavar="ENV", help="default: every configured one")
-    p.set_defaults(run=lambda s, a: verify.check(s, a.envs))
+    p.set_defaults(run=lambda s, a: _check(s, a.envs))
     return parser
 
 
@@ -157,6 +158,16 @@ def _keys(text: str) -> tuple[str, ...]:
 def _interactive() -> bool:
     """A person at a terminal who can answer a confirmation."""
     return api.is_interactive()
+
+
+def _check(settings, names: list[str]) -> int:
+    """verify.check, after saying (exit 4) that no client here can reach a TLS-only PostgreSQL
+    18, and the line that fixes it: what `manage.py check` says as promptsync.E001."""
+    missing = clientcheck.missing()
+    if missing:
+        log.error(f"{missing}; {clientcheck.fix()}")
+    code = verify.check(settings, names)
+    return max(code, EXIT_FAILED) if missing else code
 
 
 def _sync(settings, args) -> int:

@@ -1,7 +1,9 @@
-"""The Render build scripts, run for real (`bash bin/render-build-...`) against the three servers
+"""The Render build wrappers, run for real (`bash bin/render-build-...`) against the three servers
 of the `cluster` fixture, with a stand-in app in tmp_path: its manage.py appends its argv to an
-events file, and the promptsync virtualenv's python appends each promptsync call to the same
-file, so a test sees what ran and in which order.
+events file, and the promptsync virtualenv's python appends each `python -m promptsync.render`
+call to the same file, so a test sees what ran and in which order. The steps themselves are
+promptsync.render's (the build an application's own repository runs: test_app_repository.py);
+`steps` are the titles of the steps the log announced.
 """
 
 from __future__ import annotations
@@ -23,10 +25,18 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 STAMPED = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} ")
+CHECK = "manage.py check"
 MIGRATE = "manage.py migrate --noinput"
 COLLECTSTATIC = "manage.py collectstatic --noinput"
-SYNC = "promptsync sync staging production --force --yes"
 KEEP_LIVE = "the previous version stays live"
+INSTALL_PROMPTSYNC = "install promptsync into"
+INSTALL_APP = "install the app's Python dependencies"
+CHECK_STEP = "check the app (manage.py check"
+UNPACK = "unpack the bundled PostgreSQL client tools"
+MIGRATE_STEP = "migrate the database"
+COLLECT_STEP = "collect static files"
+SYNC_STEP = "sync prompts: staging -> production"
+APP_STEPS = [INSTALL_PROMPTSYNC, INSTALL_APP, CHECK_STEP, UNPACK, MIGRATE_STEP, COLLECT_STEP]
 
 MANAGE_PY = """\
 import os
@@ -39,11 +49,11 @@ if sys.argv[1:2] == [os.environ.get("FAIL_MANAGE_COMMAND")]:
 print(f"{sys.argv[1]}: ok")
 """
 
-# bin/promptsync runs "$PROMPTSYNC_VENV/bin/python -m promptsync ...": this one records the
+# The wrappers run "$PROMPTSYNC_VENV/bin/python -m promptsync.render ...": this one records the
 # call and runs the test's own interpreter, where promptsync is already installed.
 VENV_PYTHON = """\
 #!/bin/sh
-if [ "$1" = -m ] && [ "$2" = promptsync ]; then
+if [ "$1" = -m ] && [ "$2" = promptsync.render ]; then
   (shift; echo "$*") >> "$BUILD_EVENTS"
 fi
 exec {python} "$@"
@@ -73,6 +83,18 @@ class Build:
     @property
     def lines(self) -> list[str]:
         return self.result.stderr.splitlines()
+
+    @property
+    def steps(self) -> list[str]:
+        """The steps announced (`==> TITLE`), each as the first of the known titles it starts
+        with (the title itself when none)."""
+        titles = [line.split(" ==> ", 1)[1] for line in self.lines if " ==> " in line]
+        known = [*APP_STEPS, SYNC_STEP]
+        return [next((k for k in known if t.startswith(k)), t) for t in titles]
+
+    @property
+    def manage(self) -> list[str]:
+        return [event for event in self.events if event.startswith("manage.py")]
 
 
 @pytest.fixture
@@ -142,24 +164,35 @@ def build(cluster, venv: Path, tmp_path: Path) -> Callable[..., Build]:
     return run
 
 
-def test_production_build_migrates_collects_then_syncs(build, seeded, app):
+def test_production_build_checks_migrates_collects_then_syncs(build, seeded, app, venv):
+    """promptsync.render does the steps in the app's directory, with the app's Python."""
     done = build("render-build-production", RENDER_GIT_COMMIT="abc123")
     assert done.result.returncode == 0, done.result.stderr
-    assert done.events == [MIGRATE, COLLECTSTATIC, SYNC]
+    assert done.steps == [*APP_STEPS, SYNC_STEP]
+    assert done.events == [
+        f"promptsync.render build-production --app-dir {app} --app-python {sys.executable}",
+        CHECK,
+        MIGRATE,
+        COLLECTSTATIC,
+    ]
     assert seeded.rows("production") == seeded.rows("staging")
     out = done.result.stderr
     assert "commit abc123" in out
-    assert "install the app's Python dependencies" in out and "migrate: ok" in out
-    assert "done: this code goes live with staging's prompts" in done.lines[-1]
+    assert "migrate: ok" in out and f"install promptsync into {venv}" in out
+    assert (
+        "promptsync.render build-production: done: this code goes live with staging's"
+        in (done.lines[-1])
+    )
 
 
 def test_production_build_fails_when_the_sync_fails(build, seeded, app):
     before = seeded.state("production")
     done = build("render-build-production", PROD_DB_PASSWORD="wrong")
-    assert done.result.returncode != 0
-    assert done.events == [MIGRATE, COLLECTSTATIC, SYNC]
+    assert done.result.returncode == 4
+    assert done.steps == [*APP_STEPS, SYNC_STEP]
+    assert done.manage == [CHECK, MIGRATE, COLLECTSTATIC]
     assert seeded.state("production") == before
-    assert "render-build-production: the prompt sync failed (exit 4)" in done.lines[-1]
+    assert "promptsync.render build-production: the prompt sync failed (exit 4)" in done.lines[-1]
     assert KEEP_LIVE in done.lines[-1]
     assert "WARNING" not in done.result.stderr
 
@@ -172,7 +205,7 @@ def test_prompt_sync_optional_warns_and_deploys(build, seeded, app):
         PROMPT_SYNC_OPTIONAL="1",
     )
     assert done.result.returncode == 0, done.result.stderr
-    assert done.events == [MIGRATE, COLLECTSTATIC, SYNC]
+    assert done.steps == [*APP_STEPS, SYNC_STEP]
     assert seeded.state("production") == before
     warnings = [line for line in done.lines if "WARNING: the prompt sync FAILED (exit 4)" in line]
     assert len(warnings) == 1, done.result.stderr
@@ -182,18 +215,30 @@ def test_prompt_sync_optional_warns_and_deploys(build, seeded, app):
 def test_failing_migrate_fails_the_build_before_any_sync(build, seeded, app):
     before = seeded.state("production")
     done = build("render-build-production", FAIL_MANAGE_COMMAND="migrate")
-    assert done.result.returncode != 0
-    assert done.events == [MIGRATE]
+    assert done.result.returncode == 4
+    assert done.manage == [CHECK, MIGRATE]
+    assert SYNC_STEP not in done.steps
     assert seeded.state("production") == before
     assert "CommandError: migrate went wrong" in done.result.stderr
-    assert "render-build-production: migrate failed" in done.lines[-1]
+    assert "build-production: manage.py migrate failed (exit 1)" in done.lines[-1]
     assert KEEP_LIVE in done.lines[-1]
+
+
+def test_a_failing_check_fails_the_build_before_migrate(build, seeded, app):
+    before = seeded.state("production")
+    done = build("render-build-production", FAIL_MANAGE_COMMAND="check")
+    assert done.result.returncode == 4
+    assert done.manage == [CHECK]
+    assert done.steps == [INSTALL_PROMPTSYNC, INSTALL_APP, CHECK_STEP]
+    assert seeded.state("production") == before
+    assert "build-production: manage.py check failed (exit 1)" in done.lines[-1]
 
 
 def test_without_the_app_the_app_steps_are_skipped_and_the_sync_runs(build, seeded):
     done = build("render-build-production")  # no server/ in tmp_path
     assert done.result.returncode == 0, done.result.stderr
-    assert done.events == [SYNC]
+    assert done.events == ["promptsync.render build-production --no-app"]
+    assert done.steps == [INSTALL_PROMPTSYNC, UNPACK, SYNC_STEP]
     assert "has no requirements.txt or no manage.py: skipping" in done.result.stderr
     assert seeded.rows("production") == seeded.rows("staging")
 
@@ -202,11 +247,14 @@ def test_app_only_then_sync_only_as_with_a_pre_deploy_command(build, seeded, app
     before = seeded.state("production")
     done = build("render-build-production", "--app-only")
     assert done.result.returncode == 0, done.result.stderr
-    assert done.events == [MIGRATE, COLLECTSTATIC]
+    assert done.manage == [CHECK, MIGRATE, COLLECTSTATIC]
+    assert done.steps == APP_STEPS
     assert seeded.state("production") == before
+    assert done.lines[-1].endswith("the prompt sync is left to the pre-deploy command")
     done = build("render-build-production", "--sync-only")
     assert done.result.returncode == 0, done.result.stderr
-    assert done.events == [SYNC]
+    assert done.events == ["promptsync.render pre-deploy"]
+    assert done.steps == [INSTALL_PROMPTSYNC, SYNC_STEP]
     assert seeded.rows("production") == seeded.rows("staging")
 
 
@@ -214,16 +262,17 @@ def test_staging_build_runs_the_app_steps_and_prints_the_sync_command(build, see
     before = {name: seeded.state(name) for name in ("staging", "production")}
     done = build("render-build-staging")
     assert done.result.returncode == 0, done.result.stderr
-    assert done.events == [MIGRATE, COLLECTSTATIC]
+    assert done.manage == [CHECK, MIGRATE, COLLECTSTATIC]
+    assert done.steps == APP_STEPS
     assert {name: seeded.state(name) for name in before} == before
     assert done.lines[-1].endswith(" make sync-staging FORCE=1")
 
 
 def test_staging_build_fails_on_a_failing_collectstatic(build, app):
     done = build("render-build-staging", FAIL_MANAGE_COMMAND="collectstatic")
-    assert done.result.returncode != 0
-    assert done.events == [MIGRATE, COLLECTSTATIC]
-    assert "render-build-staging: collectstatic failed" in done.lines[-1]
+    assert done.result.returncode == 4
+    assert done.manage == [CHECK, MIGRATE, COLLECTSTATIC]
+    assert "build-staging: manage.py collectstatic failed (exit 1)" in done.lines[-1]
     assert KEEP_LIVE in done.lines[-1]
 
 
@@ -247,8 +296,5 @@ def test_after_a_failed_sync_one_line_says_production_kept_its_prompts(build, se
     done = build("render-build-production", PROD_DB_PASSWORD="wrong")
     assert done.result.returncode != 0
     said = done.lines[-2]
-    assert (
-        "render-build-production: prompts staging -> production: not synced, failed (exit 4)"
-        in said
-    )
+    assert "build-production: prompts staging -> production: not synced, failed (exit 4)" in said
     assert "authentication failed" in said

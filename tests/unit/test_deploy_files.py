@@ -1,6 +1,6 @@
 """The deploy files agree with each other and with the repository: render.yaml, the staging
-workflow, the compose files, the Render build scripts, the Makefile and the README's
-configuration variables.
+workflow, the compose files, the Render build scripts and promptsync.render, the Makefile and
+the README's configuration variables and Render commands.
 No database; the only process started is shellcheck (skipped where it is not installed)."""
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from promptsync import render
+
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 RENDER = ROOT / "render.yaml"
@@ -23,6 +25,7 @@ COMPOSE = ROOT / "docker" / "docker-compose.yml"
 COMPOSE_LOCAL = ROOT / "docker" / "docker-compose.local.yml"
 BUILD_SCRIPTS = [ROOT / "bin" / "render-build-staging", ROOT / "bin" / "render-build-production"]
 RENDER_LIB = ROOT / "bin" / "render-lib.sh"
+RENDER_MODULE = ROOT / "lib" / "promptsync" / "render.py"
 SHELL_FILES = [*BUILD_SCRIPTS, RENDER_LIB]
 SYNC_PROD = "bin/promptsync sync staging production --force --yes"
 DB_PARTS = ("NAME", "USER", "PASSWORD", "HOST", "PORT")
@@ -95,7 +98,7 @@ def test_render_build_commands_run_the_build_scripts():
 def test_every_make_target_named_exists():
     targets = makefile_targets()
     named = {}
-    for path in [RENDER, WORKFLOW, *SHELL_FILES]:
+    for path in [RENDER, WORKFLOW, *SHELL_FILES, RENDER_MODULE]:
         for target in re.findall(r"(?<![\w-])make ([a-z][\w-]*)", path.read_text()):
             named.setdefault(target, path.name)
     assert "sync-staging" in named and "sync-prod" in named
@@ -105,12 +108,43 @@ def test_every_make_target_named_exists():
 
 def test_the_production_build_syncs_as_make_sync_prod_does():
     assert " ".join(make_recipe("sync-prod").split()) == SYNC_PROD
-    assert SYNC_PROD in joined(ROOT / "bin" / "render-build-production")
+    synced = " ".join(render.sync_argv("python"))
+    assert synced == SYNC_PROD.replace("bin/promptsync", "python -m promptsync")
 
 
 def test_the_staging_build_prints_the_staging_sync_command():
-    assert "make sync-staging FORCE=1" in (ROOT / "bin" / "render-build-staging").read_text()
+    assert "make sync-staging FORCE=1" in RENDER_MODULE.read_text()
     assert "$(if $(FORCE),--force)" in make_recipe("sync-staging")
+
+
+@pytest.mark.parametrize(
+    ("path", "command"),
+    [(BUILD_SCRIPTS[0], "build-staging"), (BUILD_SCRIPTS[1], "build-production")],
+    ids=lambda v: getattr(v, "name", v),
+)
+def test_the_build_scripts_hand_over_to_promptsync_render(path, command):
+    """The wrappers install, then run the build an application's repository runs."""
+    text = joined(path)
+    assert f'exec "$PROMPTSYNC_VENV/bin/python" -m promptsync.render {command} ' in text
+    assert "install_promptsync" in text and "install_app" in text
+
+
+def readme_render_commands() -> list[str]:
+    """Every `python -m promptsync.render ...` command the README's code blocks show."""
+    found, fenced = [], False
+    for line in README.read_text().splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        elif fenced:
+            found += [p for p in line.split(" && ") if p.startswith("python -m promptsync.render")]
+    return found
+
+
+def test_every_render_command_in_the_readme_parses():
+    commands = readme_render_commands()
+    assert {c.split()[3] for c in commands} == {"build-production", "build-staging", "pre-deploy"}
+    for command in commands:
+        render.build_parser().parse_args(command.split()[3:])  # SystemExit on a bad option
 
 
 def test_the_commented_pre_deploy_alternative_is_valid_and_uses_real_options():
