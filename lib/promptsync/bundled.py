@@ -230,7 +230,7 @@ def _write_manifest(tree: Path, hashes: dict[str, str]) -> None:
 
 
 def _unpack(tar: Path, tree: Path) -> None:
-    _make_parent(tree.parent)
+    make_private_dir(tree.parent)
     scratch = Path(tempfile.mkdtemp(prefix=f".{tree.name}.", dir=tree.parent))
     try:
         with tarfile.open(tar, "r:gz") as archive_file:
@@ -252,7 +252,7 @@ def _unpack(tar: Path, tree: Path) -> None:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _make_parent(parent: Path) -> None:
+def make_private_dir(parent: Path) -> None:
     """The cache dir, created private (0700) when promptsync creates it."""
     if not parent.is_dir():
         parent.parent.mkdir(parents=True, exist_ok=True)

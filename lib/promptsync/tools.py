@@ -23,7 +23,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from promptsync import bundled
+from promptsync import bundled, toolcache
 from promptsync.config import Environment
 from promptsync.errors import ConfigError, Failed
 
@@ -209,6 +209,16 @@ def find_tools(pg_bin: str | None = None) -> Tools:
 
 @functools.cache  # one `--version` per executable and run, however often it is asked
 def version_of(executable: str) -> str:
+    """What `executable --version` prints (remembered between runs: toolcache)."""
+    known = toolcache.get(executable, "version")
+    if isinstance(known, str):
+        return known
+    found = _ask_version(executable)
+    toolcache.put(executable, "version", found)
+    return found
+
+
+def _ask_version(executable: str) -> str:
     try:
         done = subprocess.run(
             [executable, "--version"], capture_output=True, text=True, timeout=30, check=False
@@ -236,7 +246,17 @@ TLS_PROBE = "host=/nonexistent-promptsync-probe port=1 sslmode=require connect_t
 
 @functools.cache
 def has_tls(executable: str) -> bool:
-    """Whether this pg_dump or psql's libpq was built with TLS (OpenSSL) support."""
+    """Whether this pg_dump or psql's libpq was built with TLS (OpenSSL) support (remembered
+    between runs: toolcache)."""
+    known = toolcache.get(executable, "tls")
+    if isinstance(known, bool):
+        return known
+    found = _ask_tls(executable)
+    toolcache.put(executable, "tls", found)
+    return found
+
+
+def _ask_tls(executable: str) -> bool:
     argv = [executable, "-d", TLS_PROBE, "--no-password"]
     if Path(executable).name.startswith("psql"):
         argv[1:1] = ["-X", "-c", ""]

@@ -18,7 +18,7 @@ import pytest
 import sh
 
 import promptsync
-from promptsync import config, log
+from promptsync import config, log, toolcache
 from promptsync.config import Environment, Settings
 
 FORBIDDEN = "unit tests start no processes"
@@ -68,6 +68,14 @@ def no_processes(monkeypatch: pytest.MonkeyPatch) -> None:
                 monkeypatch.setattr(module, attribute, _NoProcesses(value, where))
             elif any(value is runner for runner in runners):  # from subprocess import run
                 monkeypatch.setattr(module, attribute, _refuse_function(where))
+
+
+@pytest.fixture(autouse=True)
+def private_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No answers remembered by earlier runs (toolcache) reach a unit test."""
+    monkeypatch.setenv("PROMPTSYNC_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(toolcache, "_answers", None)
+    monkeypatch.setattr(toolcache, "_places", lambda: [tmp_path / "cache" / toolcache.FILE])
 
 
 @pytest.fixture(autouse=True)
