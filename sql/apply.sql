@@ -80,8 +80,7 @@ BEGIN
           t ->> 'cmp', touched);
       END LOOP;
       -- an inserted row: its key alone; an empty table: one row with no key ('e') instead
-      EXECUTE format('SELECT EXISTS (SELECT FROM %s WHERE promptsync_live IS NOT NULL)',
-                     t ->> 'cmp') INTO had_rows;
+      EXECUTE format('SELECT EXISTS (SELECT FROM %s)', t ->> 'rel') INTO had_rows;
       IF had_rows THEN
         EXECUTE format(
           'INSERT INTO %1$s (promptsync_op, %2$s) SELECT ''i'', %3$s FROM %4$s c'

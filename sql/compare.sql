@@ -31,11 +31,12 @@ BEGIN
   PERFORM set_config('promptsync.result', pg_temp.promptsync_compare(
     live, current_setting('promptsync.cmp'),
     format('SELECT %s, %s AS promptsync_hash FROM %s t', keys, row_hash, stage),
-    CASE WHEN listed IS NULL THEN format('SELECT %s, %s AS promptsync_hash FROM %s t',
-                                         keys, row_hash, live)
-         ELSE format('SELECT %s, promptsync_hash FROM %s', keys, listed) END,
+    CASE WHEN listed IS NULL
+         THEN format('SELECT %s, %s AS promptsync_hash, false AS promptsync_vouched FROM %s t',
+                     keys, row_hash, live)
+         ELSE format('SELECT %s, promptsync_hash, promptsync_vouched FROM %s', keys, listed) END,
     current_setting('promptsync.ledger'),
-    nullif(current_setting('promptsync.wanted'), '')::jsonb), true);
+    nullif(current_setting('promptsync.wanted'), '')::jsonb, true), true);
 END
 $compare$;
 SELECT pg_catalog.current_setting('promptsync.result');

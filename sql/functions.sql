@@ -42,7 +42,7 @@ RETURNS text LANGUAGE sql STABLE AS $$
 $$;
 
 -- The aggregates that fingerprint a column of row hashes, as SQL: its count of hashes and
--- the two sums (as fingerprint.sql sums them), for promptsync_print and promptsync_summary.
+-- the two sums (as fingerprint.sql sums them), for promptsync_print.
 CREATE FUNCTION pg_temp.promptsync_sums(col text)
 RETURNS text LANGUAGE sql IMMUTABLE AS $$
   SELECT format('count(%1$I),'
@@ -50,76 +50,82 @@ RETURNS text LANGUAGE sql IMMUTABLE AS $$
                 ' coalesce(sum((''x'' || right(%1$I, 16))::bit(64)::bigint), 0)', col)
 $$;
 
--- The fingerprint of a list of row hashes (a table with a column promptsync_hash): its row
--- count and the two sums, in one line.
-CREATE FUNCTION pg_temp.promptsync_print(list text)
+-- The fingerprint of a list of row hashes (a table, or a query, with a column promptsync_hash):
+-- its row count and the two sums, in one line. With `rel` and `keys_in` (promptsync_compare's
+-- "IN (...)" of sync --only), only the rows whose keys are in it count.
+CREATE FUNCTION pg_temp.promptsync_print(list text, rel regclass DEFAULT NULL,
+                                         keys_in text DEFAULT '')
 RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
   result text;
 BEGIN
-  EXECUTE format('SELECT concat_ws('' '', %s) FROM %s',
-                 pg_temp.promptsync_sums('promptsync_hash'), list)
+  EXECUTE format('SELECT concat_ws('' '', %s) FROM (%s) AS l%s',
+                 pg_temp.promptsync_sums('promptsync_hash'),
+                 CASE WHEN list ~* '^\s*select' THEN list ELSE 'SELECT * FROM ' || list END,
+                 CASE WHEN keys_in = '' THEN ''
+                      ELSE format(' WHERE (%s) %s', pg_temp.promptsync_keys(rel, 'l.%I'),
+                                  keys_in) END)
     INTO result;
   RETURN result;
 END
 $$;
 
--- What compare.sql and plan.sql return about a comparison table (key columns,
--- promptsync_staged, promptsync_live): the staged row count and the two sums of its row
--- hashes (as fingerprint.sql sums them), how many rows the apply would insert, update and
--- delete, and the live row count and two sums, in one line.
-CREATE FUNCTION pg_temp.promptsync_summary(cmp text)
-RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-  result text;
-BEGIN
-  EXECUTE format(
-    'SELECT concat_ws('' '', %s,'
-    '   count(*) FILTER (WHERE promptsync_live IS NULL),'
-    '   count(*) FILTER (WHERE promptsync_staged <> promptsync_live),'
-    '   count(*) FILTER (WHERE promptsync_staged IS NULL),'
-    '   %s)'
-    '  FROM %s',
-    pg_temp.promptsync_sums('promptsync_staged'), pg_temp.promptsync_sums('promptsync_live'),
-    cmp)
-    INTO result;
-  RETURN result;
-END
-$$;
-
--- The comparison table `cmp` of a promotion, by primary key: the row hash of each key in the
--- rows to come (promptsync_staged: a query over the stage or the source's list), in the live
--- table (promptsync_live: a query over its list, or hashing it) and in the target's ledger
--- (promptsync_ledger: what promptsync left there, ledger_write.sql; NULL without one); NULL
--- where that side has no such row. `wanted` (a JSON array of key objects, or NULL) keeps
--- those keys alone (sync --only). The apply and its checks work from this table. Returns
--- promptsync_summary's line.
+-- The comparison table `cmp` of a promotion, by primary key, of the rows that matter to it:
+-- those whose hash in the rows to come (promptsync_staged: a query over the stage or the
+-- source's list) differs from the live table's (promptsync_live: a query over its list, or
+-- hashing it), and those whose live hash differs from the target's ledger's (promptsync_ledger:
+-- what promptsync left there, ledger_write.sql; NULL without a ledger); NULL where that side
+-- has no such row. A row the live list says the ledger vouched for (promptsync_vouched) holds
+-- the ledger's hash: it is looked up in the ledger only when its staged hash differs. Every
+-- other row is alike on all sides: the apply, its checks and the ledger work from this table
+-- alone. `wanted` (a JSON array of key objects, or NULL) keeps those keys alone (sync --only).
+-- Returns one line: the staged rows' count and two sums (as fingerprint.sql; zeros unless
+-- staged_print: the source's list says those already), how many rows the apply would insert,
+-- update and delete, and the live rows' count and two sums.
 CREATE FUNCTION pg_temp.promptsync_compare(live regclass, cmp text, staged text, listed text,
-                                           ledger text, wanted jsonb)
+                                           ledger text, wanted jsonb, staged_print boolean)
 RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
   merged text := pg_temp.promptsync_keys(live, 'coalesce(s.%1$I, l.%1$I)');
+  only_keys text := '';
+  counts text;
 BEGIN
+  IF wanted IS NOT NULL THEN
+    only_keys := format('IN (SELECT %s FROM pg_catalog.jsonb_to_recordset(%L) AS o(%s))',
+                        pg_temp.promptsync_keys(live, 'o.%I'), wanted,
+                        pg_temp.promptsync_column_defs(live, true));
+  END IF;
   EXECUTE format('DROP TABLE IF EXISTS %s', cmp);  -- compared again once writers are out
   EXECUTE format(
     'CREATE TEMPORARY TABLE %1$s ON COMMIT DROP AS'
-    ' SELECT %2$s, s.promptsync_hash AS promptsync_staged, l.promptsync_hash AS promptsync_live,'
-    '        %3$s AS promptsync_ledger'
-    '   FROM (%4$s) AS s FULL JOIN (%5$s) AS l ON %6$s %7$s %8$s',
-    cmp, pg_temp.promptsync_keys(live, 'coalesce(s.%1$I, l.%1$I) AS %1$I'),
-    CASE WHEN ledger = '' THEN 'NULL::text' ELSE 'g.promptsync_hash' END, staged, listed,
+    ' SELECT d.*, %2$s AS promptsync_ledger'
+    '   FROM (SELECT %3$s, s.promptsync_hash AS promptsync_staged,'
+    '                l.promptsync_hash AS promptsync_live'
+    '           FROM (%4$s) AS s FULL JOIN (%5$s) AS l ON %6$s'
+    '          WHERE (s.promptsync_hash IS DISTINCT FROM l.promptsync_hash%7$s)%8$s) AS d'
+    '   %9$s%10$s',
+    cmp, CASE WHEN ledger = '' THEN 'NULL::text' ELSE 'g.promptsync_hash' END,
+    pg_temp.promptsync_keys(live, 'coalesce(s.%1$I, l.%1$I) AS %1$I'), staged, listed,
     pg_temp.promptsync_key_match(live, 's', 'l'),
+    CASE WHEN ledger = '' THEN '' ELSE ' OR l.promptsync_vouched IS NOT TRUE' END,
+    CASE WHEN wanted IS NULL THEN '' ELSE format(' AND (%s) %s', merged, only_keys) END,
     CASE WHEN ledger = '' THEN ''
-         ELSE format('LEFT JOIN %s g ON %s', ledger,
-                     pg_temp.promptsync_keys(live, 'g.%1$I = coalesce(s.%1$I, l.%1$I)',
-                                             ' AND ')) END,
-    CASE WHEN wanted IS NULL THEN ''
-         ELSE format('WHERE (%s) IN (SELECT %s FROM pg_catalog.jsonb_to_recordset(%L) AS o(%s))',
-                     merged, pg_temp.promptsync_keys(live, 'o.%I'), wanted,
-                     pg_temp.promptsync_signature(live, true)) END);
+         ELSE format('LEFT JOIN %s g ON %s', ledger, pg_temp.promptsync_key_match(live, 'g', 'd'))
+    END,
+    CASE WHEN ledger = '' THEN ''
+         ELSE ' WHERE d.promptsync_staged IS DISTINCT FROM d.promptsync_live'
+              ' OR g.promptsync_hash IS DISTINCT FROM d.promptsync_live' END);
   -- row estimates for the apply's joins: it reads only the rows that differ
   EXECUTE format('ANALYZE %s', cmp);
-  RETURN pg_temp.promptsync_summary(cmp);
+  EXECUTE format(
+    'SELECT concat_ws('' '', count(*) FILTER (WHERE promptsync_live IS NULL),'
+    '       count(*) FILTER (WHERE promptsync_staged <> promptsync_live),'
+    '       count(*) FILTER (WHERE promptsync_staged IS NULL)) FROM %s', cmp)
+    INTO counts;
+  RETURN concat_ws(' ', CASE WHEN staged_print
+                             THEN pg_temp.promptsync_print(staged, live, only_keys)
+                             ELSE '0 0 0' END,
+                   counts, pg_temp.promptsync_print(listed, live, only_keys));
 END
 $$;
 
@@ -249,21 +255,6 @@ BEGIN
   GET DIAGNOSTICS n = ROW_COUNT;
   RETURN n;
 END
-$$;
-
--- "name type" of each primary key column of `rel` in key order (keys_only), or of each stored
--- column by name: what a ledger was written for (ledger_find.sql).
-CREATE FUNCTION pg_temp.promptsync_signature(rel regclass, keys_only boolean)
-RETURNS text LANGUAGE sql STABLE AS $$
-  SELECT string_agg(format('%I %s', a.attname, format_type(a.atttypid, a.atttypmod)), ', '
-                    ORDER BY CASE WHEN keys_only THEN k.ord END, a.attname COLLATE "C")
-    FROM pg_catalog.pg_attribute a
-    LEFT JOIN (SELECT k.attnum, k.ord
-                 FROM pg_catalog.pg_index i
-                CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
-                WHERE i.indrelid = rel AND i.indisprimary) AS k ON k.attnum = a.attnum
-   WHERE a.attrelid = rel AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
-     AND (k.ord IS NOT NULL OR NOT keys_only)
 $$;
 
 -- The table holding `rel`'s ledger (ledger_write.sql): promptsync.ledger_<8 hex of md5(rel)>.

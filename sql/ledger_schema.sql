@@ -9,6 +9,8 @@ CREATE TABLE IF NOT EXISTS promptsync.ledgers (
     key_columns       text NOT NULL,     -- "name type" of each primary key column, in order
     columns           text NOT NULL,     -- "name type" of each stored column, by name
     promotion         bigint NOT NULL,   -- the promotion that last wrote it
+    rows              bigint NOT NULL,   -- the table's row count and checksum it left
+    checksum          text NOT NULL,     --   (fingerprint.py's), which its entries add up to
     system_identifier text NOT NULL,     -- the server (pg_control_system) it was written on
     server_version    integer NOT NULL,  -- server_version_num then
     written_xid       text NOT NULL      -- that promotion's transaction (pg_current_xact_id)

@@ -16,14 +16,21 @@
 -- promptsync.undo_<promotion>_<…>_ledger (op 'o': the old entry, 'n': there was none), or one
 -- row 'c' when it created the ledger. A target without a ledger to trust (:'ledger' = ''),
 -- or the rollback of the promotion that created it, gets a new one of every row it holds.
--- Needs functions.sql and the apply's :cmp. Variables: :'rel', :'cmp', :'ledger',
--- :'promotion', :'undoes', :'only'.
+-- Runs after signatures.sql. Needs functions.sql and the apply's :cmp. Variables: :'rel',
+-- :'cmp', :'ledger', :'promotion', :'undoes', :'only', :'rows' and :'checksum' (the table's
+-- fingerprint after the apply, which its entries add up to), :'live' (hash_live.sql's list when the
+-- ledger's row hashes stood in for hashing rows, '' otherwise), and signatures.sql's.
 SET LOCAL promptsync.rel = :'rel';
 SET LOCAL promptsync.cmp = :'cmp';
 SET LOCAL promptsync.ledger = :'ledger';
 SET LOCAL promptsync.promotion = :'promotion';
 SET LOCAL promptsync.undoes = :'undoes';
 SET LOCAL promptsync.wanted = :'only';
+SET LOCAL promptsync.live_list = :'live';
+SET LOCAL promptsync.rows = :'rows';
+SET LOCAL promptsync.checksum = :'checksum';
+SET LOCAL promptsync.key_columns = :'sig_keys';
+SET LOCAL promptsync.all_columns = :'sig_columns';
 DO $ledger$
 DECLARE
   live regclass := current_setting('promptsync.rel')::regclass;
@@ -35,6 +42,7 @@ DECLARE
   undo text := pg_temp.promptsync_undo_table(live::text, promotion) || '_ledger';
   old_undo regclass;
   created boolean;
+  stale boolean;
   keys text := pg_temp.promptsync_keys(live, '%I');
   key_defs text;
   entry_is_c text;
@@ -90,18 +98,26 @@ BEGIN
         '        OR c.promptsync_ledger IS DISTINCT FROM c.promptsync_staged)',
         keys, promotion, pg_temp.promptsync_keys(live, 'c.%I'), cmp, live,
         pg_temp.promptsync_key_match(live, 'l', 'c'));
-      -- every entry whose row is gone: deleted by the apply, or (a whole sync) by neither
-      -- side holding it any more
+      -- every entry whose row the apply deleted
       EXECUTE format(
         'INSERT INTO pg_temp.promptsync_entries (op, %1$s) SELECT ''g'', %2$s FROM %3$s g'
-        ' WHERE %4$s',
-        keys, pg_temp.promptsync_keys(live, 'g.%I'), ledger,
-        CASE WHEN everything
-             THEN format('NOT EXISTS (SELECT FROM %s c WHERE %s'
-                         ' AND c.promptsync_staged IS NOT NULL)',
-                         cmp, pg_temp.promptsync_key_match(live, 'c', 'g'))
-             ELSE format('EXISTS (SELECT FROM %s c WHERE %s AND c.promptsync_staged IS NULL)',
-                         cmp, pg_temp.promptsync_key_match(live, 'c', 'g')) END);
+        ' WHERE EXISTS (SELECT FROM %4$s c WHERE %5$s AND c.promptsync_staged IS NULL)',
+        keys, pg_temp.promptsync_keys(live, 'g.%I'), ledger, cmp,
+        pg_temp.promptsync_key_match(live, 'c', 'g'));
+      -- every row the listing had to hash again (its version is not the one recorded) that
+      -- still holds the recorded content: the new version, so it is vouched for next time
+      IF current_setting('promptsync.live_list') <> '' THEN
+        EXECUTE format(
+          'INSERT INTO pg_temp.promptsync_entries (op, hash, promotion, row_version, %1$s)'
+          ' SELECT ''s'', g.promptsync_hash, g.promptsync_promotion, v.promptsync_xmin::xid, %2$s'
+          '   FROM %3$s v JOIN %4$s g ON %5$s'
+          '  WHERE v.promptsync_vouched IS FALSE AND v.promptsync_hash = g.promptsync_hash'
+          '    AND v.promptsync_xmin::xid IS DISTINCT FROM g.promptsync_xmin'
+          '    AND NOT EXISTS (SELECT FROM pg_temp.promptsync_entries e WHERE %6$s)',
+          keys, pg_temp.promptsync_keys(live, 'v.%I'), current_setting('promptsync.live_list'),
+          ledger, pg_temp.promptsync_key_match(live, 'g', 'v'),
+          pg_temp.promptsync_key_match(live, 'e', 'v'));
+      END IF;
     ELSE
       -- a rollback: the entries the promotion rolled back replaced; a row version only
       -- where the row is the entry's (cmp's staged hash is what the table now holds)
@@ -127,19 +143,35 @@ BEGIN
       'INSERT INTO %1$s SELECT %2$s, e.hash, e.promotion, e.row_version'
       '  FROM pg_temp.promptsync_entries e WHERE e.op = ''s''',
       ledger, pg_temp.promptsync_keys(live, 'e.%I'));
+    -- a whole sync: the entries whose rows were deleted outside promptsync, and the source
+    -- lacks too. Every row now has an entry, so there are such entries only when the ledger
+    -- holds more entries than the table rows: a count tells before any row is compared.
+    IF everything AND undoes IS NULL THEN
+      EXECUTE format('SELECT (SELECT count(*) FROM %s) > (SELECT count(*) FROM %s)',
+                     ledger, live) INTO stale;
+      IF stale THEN
+        entry_is_c := format('NOT EXISTS (SELECT FROM %s t WHERE %s)', live,
+                             pg_temp.promptsync_key_match(live, 't', 'g'));
+        EXECUTE format('INSERT INTO %s SELECT ''o'', g.* FROM %s g WHERE %s',
+                       undo, ledger, entry_is_c);
+        EXECUTE format('DELETE FROM %s g WHERE %s', ledger, entry_is_c);
+      END IF;
+    END IF;
   END IF;
 
   INSERT INTO promptsync.ledgers AS r
-         (table_name, table_oid, ledger_table, key_columns, columns, promotion,
+         (table_name, table_oid, ledger_table, key_columns, columns, promotion, rows, checksum,
           system_identifier, server_version, written_xid)
-  VALUES (live::text, live::oid, ledger, pg_temp.promptsync_signature(live, true),
-          pg_temp.promptsync_signature(live, false), promotion,
+  VALUES (live::text, live::oid, ledger, current_setting('promptsync.key_columns'),
+          current_setting('promptsync.all_columns'), promotion,
+          current_setting('promptsync.rows')::bigint, current_setting('promptsync.checksum'),
           server_id,
           current_setting('server_version_num')::integer, pg_catalog.txid_current()::text)
   ON CONFLICT (table_name) DO UPDATE
      SET table_oid = EXCLUDED.table_oid, ledger_table = EXCLUDED.ledger_table,
          key_columns = EXCLUDED.key_columns,
-         columns = EXCLUDED.columns, promotion = EXCLUDED.promotion,
+         columns = EXCLUDED.columns, promotion = EXCLUDED.promotion, rows = EXCLUDED.rows,
+         checksum = EXCLUDED.checksum,
          system_identifier = EXCLUDED.system_identifier,
          server_version = EXCLUDED.server_version, written_xid = EXCLUDED.written_xid;
 END

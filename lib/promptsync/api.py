@@ -43,6 +43,7 @@ def sync(
     only: Sequence[str] = (),
     discard_target_edits: bool = False,
     references: References | None = None,
+    expect_plan: str = "",
     tables: Sequence[str] = (),
     fmt: str = "text",
     quiet: bool = False,
@@ -60,6 +61,7 @@ def sync(
         only=tuple(only),
         discard_target_edits=discard_target_edits,
         references=references or References(),
+        expect_plan=expect_plan,
     )
     action: Action = lambda settings: run_sync(settings, source, target, options)  # noqa: E731
     return run("sync", action, tables=tables, fmt=fmt, quiet=quiet)

@@ -88,6 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="set nullable columns of other tables that point at deleted prompts to NULL",
     )
+    p.add_argument(
+        "--expect-plan",
+        metavar="ID",
+        default="",
+        help="refuse any plan but this one (the id a dry run or diff prints; "
+        "PROMPTSYNC_EXPECT_PLAN)",
+    )
+    _listing_arguments(p)
     p.set_defaults(run=_sync)
 
     p = commands.add_parser(
@@ -97,7 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("target")
     p.add_argument("--limit", type=_positive, default=50, help="rows listed per kind (default 50)")
     p.add_argument("--json", action="store_true", help="the result as JSON on stdout")
-    p.set_defaults(run=lambda s, a: _diff(s, a.source, a.target, a.limit))
+    p.add_argument("--format", choices=api.FORMATS, help=FORMAT_HELP)
+    _listing_arguments(p)
+    p.set_defaults(run=lambda s, a: _diff(s, a))
 
     p = commands.add_parser(
         "export", parents=[tables], help="write ENV's tables to a deterministic snapshot FILE"
@@ -128,7 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("envs", nargs="*", metavar="ENV", help="default: every configured one")
     p.add_argument("--json", action="store_true", help="the result as JSON on stdout")
     p.add_argument("--format", choices=api.FORMATS, help=FORMAT_HELP)
-    p.set_defaults(run=lambda s, a: verify.verify(s, a.envs))
+    p.add_argument(
+        "--fast",
+        action="store_true",
+        help="let each database's ledger vouch for the rows it recorded (says how many)",
+    )
+    p.set_defaults(run=lambda s, a: verify.verify(s, a.envs, fast=a.fast))
 
     p = commands.add_parser(
         "check", parents=[tables], help="preflight only: connections, tables, versions"
@@ -136,6 +151,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("envs", nargs="*", metavar="ENV", help="default: every configured one")
     p.set_defaults(run=lambda s, a: _check(s, a.envs))
     return parser
+
+
+def _listing_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--stat",
+        action="store_true",
+        help="one line per row: the columns that changed, not what changed in them",
+    )
+    parser.add_argument(
+        "--context",
+        type=_count,
+        default=3,
+        metavar="N",
+        help="lines of context around a change in a text column (default 3)",
+    )
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number, 0 or more, got {text!r}")
+    return value
 
 
 def _positive(text: str) -> int:
@@ -181,13 +221,19 @@ def _sync(settings, args) -> int:
         only=args.only or (),
         discard_target_edits=args.discard_target_edits,
         references=guards.References(detach=args.detach_references),
+        expect_plan=args.expect_plan,
+        stat=args.stat,
+        context=args.context,
     )
     return api.run_sync(settings, args.source, args.target, options)
 
 
-def _diff(settings, source_name: str, target_name: str, limit: int) -> int:
+def _diff(settings, args) -> int:
+    source_name, target_name, limit = args.source, args.target, args.limit
     if sources.is_file(source_name):  # rows of a file can only be compared once staged
-        options = sync.Options(dry_run=True, listing_only=True)
+        options = sync.Options(
+            dry_run=True, listing_only=True, stat=args.stat, context=args.context
+        )
         return sync.run(settings, source_name, target_name, options)
     envs = [environment(settings, n) for n in (source_name, target_name)]
     for env in envs:
@@ -212,18 +258,25 @@ def _diff(settings, source_name: str, target_name: str, limit: int) -> int:
                 output.put("schema_drift", str(drift))
                 output.text([str(drift)])
                 return EXIT_DIFFERENCES
-            found = diff.between(src, tgt, src_infos, tgt_infos)
+            found = diff.between(src, tgt, src_infos, tgt_infos, limit)
             _note_ledger(tgt, tgt_infos, found, limit)
-    diff.report(found, limit)
-    return EXIT_DIFFERENCES if any(d.any for d in found) else EXIT_OK
+    output.put("source", src.label)
+    output.put("target", tgt.label)
+    diff.report(found, limit, args.stat, args.context)
+    if not any(d.any for d in found):
+        return EXIT_OK
+    plan = diff.plan_id({str(d.table): d.digest for d in found})
+    output.put("plan_id", plan)
+    output.text([f"plan id {plan}"])
+    log.info(f"plan id {plan}: deploy exactly this plan with --expect-plan {plan}")
+    return EXIT_DIFFERENCES
 
 
 def _note_ledger(tgt, infos, found: list[diff.TableDiff], limit: int) -> None:
     """Mark the listed rows that the target's ledger says were changed there outside
     promptsync since its last promotion."""
     work = promote.Work(tuple(infos), infos)
-    promote.begin(tgt)
-    promote.find_ledgers(tgt, work)
+    promote.find_ledgers(tgt, work)  # read-only: no helper functions, nothing written
     for table_diff in found:
         ledger = work.ledger(table_diff.table)
         keys = diff.listed_keys(table_diff, limit)

@@ -28,7 +28,7 @@ SNAPSHOT_MODE = "ISOLATION LEVEL REPEATABLE READ READ ONLY"
 
 
 def script(
-    filename: str,
+    filenames: str | tuple[str, ...],
     /,
     stream: tuple[str, BinaryIO] | None = None,
     *,
@@ -36,8 +36,9 @@ def script(
     **variables: object,
 ) -> Iterator[bytes]:
     """The psql variables, a transaction in the exported `snapshot` with promptsync's settings
-    (sql/settings.sql), sql/`filename`, COMMIT; in pieces. `stream` (name, file) sets one more
-    variable from a file of any size, read a chunk at a time."""
+    (sql/settings.sql), the sql/ files named (one or several, in order), COMMIT; in pieces.
+    `stream` (name, file) sets one more variable from a file of any size, read a chunk at a
+    time."""
     variables["snapshot"] = snapshot
     yield "".join(f"\\set {k} {psql_literal(v)}\n" for k, v in variables.items()).encode()
     if stream:
@@ -48,7 +49,8 @@ def script(
         yield b"'\n"
     yield f"BEGIN {SNAPSHOT_MODE};\nSET TRANSACTION SNAPSHOT :'snapshot';\n".encode()
     yield sql_text("settings.sql").encode()
-    yield sql_text(filename).encode()
+    for filename in (filenames,) if isinstance(filenames, str) else filenames:
+        yield sql_text(filename).encode()
     yield b"COMMIT;\n"
 
 

@@ -1,19 +1,24 @@
 """`promptsync diff SOURCE TARGET`: which rows differ, by primary key, with the columns that
-identify a prompt and, for a changed row, the columns that changed.
+identify a prompt and, for a changed row, what changed inside each changed column (the words of
+a prompt's text, the paths of its jsonb; changes.py).
 
 Fast on big tables: per key range (bucket) row counts and checksums are compared first, on
-both servers in parallel; only differing buckets are read row by row (key + hash), and only
-differing rows in detail. The plan shown by `sync --dry-run` and by the confirmation of
-`sync --force` comes from here too.
+both servers in parallel; only differing buckets are read row by row (key + hash), only
+differing rows in detail, and only the listed ones' values. The plan shown by `sync --dry-run`
+and by the confirmation of `sync --force` comes from here too, and so does a plan's id: a hash
+of the key and both row hashes of every row that differs (plan_id), which `sync --expect-plan`
+requires at apply time.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from promptsync import output
+from promptsync import changes, output
 from promptsync.config import Table
 from promptsync.preflight import TableInfo
 from promptsync.session import Session
@@ -39,6 +44,10 @@ class TableDiff:
     removed: list[Row] = field(default_factory=list)  # in target, not in source
     # by key: what happened to that row in the target outside promptsync (its ledger)
     notes: dict[tuple[str, ...], str] = field(default_factory=dict)
+    kinds: dict[str, str] = field(default_factory=dict)  # column -> text, json or scalar
+    # by key, for the listed rows: (the target's values, the source's), None for no such row
+    values: dict[tuple[str, ...], tuple[dict | None, dict | None]] = field(default_factory=dict)
+    digest: str = ""  # md5 of "key source-hash target-hash" of every differing row (plan_id)
 
     @property
     def any(self) -> bool:
@@ -59,13 +68,25 @@ class TableDiff:
 
         return {
             "key_columns": self.key_cols.split(","),
-            "added": [row(r) for r in self.added],
-            "changed": [{**row(r), "columns": cols} for r, cols in self.changed],
-            "removed": [row(r) for r in self.removed],
+            "kinds": self.kinds,
+            "added": [self._with_values(row(r), r.key) for r in self.added],
+            "changed": [
+                self._with_values({**row(r), "columns": cols}, r.key) for r, cols in self.changed
+            ],
+            "removed": [self._with_values(row(r), r.key) for r in self.removed],
         }
 
-    def lines(self, limit: int) -> list[str]:
+    def _with_values(self, found: dict, key: tuple[str, ...]) -> dict:
+        if key in self.values:
+            old, new = self.values[key]
+            found["values"] = {"old": old, "new": new}
+        return found
+
+    def lines(self, limit: int, stat: bool = False, context: int = 3) -> list[str]:
+        """The listing: a line per row, and unless `stat` what changed inside each changed
+        column of a changed row (colour on a terminal)."""
         out = [self.summary()]
+        color = sys.stdout.isatty()
         for mark, rows in (("+", self.added), ("~", self.changed), ("-", self.removed)):
             for item in rows[:limit]:
                 row, cols = item if mark == "~" else (item, [])
@@ -75,8 +96,32 @@ class TableDiff:
                 if row.key in self.notes:
                     line += f"  [{self.notes[row.key]}]"
                 out.append(line)
+                if mark == "~" and not stat:
+                    out += [f"      {c}" for c in self._column_lines(row.key, cols, context, color)]
             if len(rows) > limit:
                 out.append(f"  {mark} ... and {len(rows) - limit:,} more")
+        return out
+
+    def _column_lines(
+        self, key: tuple[str, ...], cols: list[str], context: int, color: bool
+    ) -> list[str]:
+        old, new = self.values.get(key, (None, None))
+        if old is None or new is None:
+            return []
+        out: list[str] = []
+        for col in cols:
+            kind = self.kinds.get(col)
+            if kind is None:
+                continue
+            found = changes.column_lines(
+                col, value(kind, old, col), value(kind, new, col), context=context, color=color
+            )
+            if kind == "text":  # its hunk headers name the column
+                out += found
+            elif kind == "scalar" and len(found) == 1:
+                out.append(f"{col}: {found[0]}")
+            else:
+                out += [f"{col}:", *(f"  {line}" for line in found)]
         return out
 
 
@@ -108,6 +153,25 @@ def _hashes(side: Side, buckets: list[str]) -> dict[str, str]:
     return {key: h for key, h in rows}
 
 
+def value(kind: str, values: dict, column: str) -> changes.Value:
+    """A column's value as changes.py takes it, from diff_values.sql's row."""
+    return changes.from_listing(kind, values.get(column))
+
+
+def _values(side: Side, keys: list[str]) -> tuple[dict[str, str], dict[str, dict]]:
+    """The column kinds, and the values of these rows by key (sql/diff_values.sql)."""
+    if not keys:
+        return {}, {}
+    rows = side.session.run_file(
+        "diff_values.sql",
+        "reading the values of the listed rows",
+        rel=side.rel,
+        keyrel=side.keyrel,
+        keys=json.dumps(keys),
+    )
+    return json.loads(rows[0][0]), {key: json.loads(held) for key, held in rows[1:]}
+
+
 def _details(side: Side, keys: list[str]) -> dict[str, tuple[dict, dict]]:
     if not keys:
         return {}
@@ -130,11 +194,12 @@ def _both(fn, src_args: tuple, tgt_args: tuple):
         return a.result(), b.result()
 
 
-def compute(table: Table, key_cols: str, src: Side, tgt: Side) -> TableDiff:
-    """What would change in tgt's rows if they became src's."""
+def compute(table: Table, key_cols: str, src: Side, tgt: Side, limit: int) -> TableDiff:
+    """What would change in tgt's rows if they became src's, with the values of the first
+    `limit` rows of each kind (those a listing shows)."""
     src_b, tgt_b = _both(_buckets, (src,), (tgt,))
     differing = sorted(b for b in set(src_b) | set(tgt_b) if src_b.get(b) != tgt_b.get(b))
-    found = TableDiff(table, key_cols.replace(" ", ""))
+    found = TableDiff(table, key_cols.replace(" ", ""), digest=_digest({}, {}, []))
     if not differing:
         return found
     src_h, tgt_h = _both(_hashes, (src, differing), (tgt, differing))
@@ -148,7 +213,26 @@ def compute(table: Table, key_cols: str, src: Side, tgt: Side) -> TableDiff:
         new, old = src_d[k][1], tgt_d[k][1]
         cols = [c for c in new if new.get(c) != old.get(c)] or ["(column order)"]
         found.changed.append((Row(_key(k), src_d[k][0]), cols))
+    shown_src = added[:limit] + changed[:limit]
+    shown_tgt = removed[:limit] + changed[:limit]
+    (found.kinds, src_v), (_, tgt_v) = _both(_values, (src, shown_src), (tgt, shown_tgt))
+    for k in set(shown_src) | set(shown_tgt):
+        found.values[_key(k)] = (tgt_v.get(k), src_v.get(k))
+    found.digest = _digest(src_h, tgt_h, added + changed + removed)
     return found
+
+
+def _digest(src_h: dict[str, str], tgt_h: dict[str, str], keys: list[str]) -> str:
+    """md5 of one line per differing row, `key source-hash target-hash` ('' for no such row),
+    in byte order of the lines: what sql/plan_id.sql computes from a sync's plan."""
+    lines = sorted(f"{k} {src_h.get(k, '')} {tgt_h.get(k, '')}" for k in keys)
+    return hashlib.md5("\n".join(lines).encode(), usedforsecurity=False).hexdigest()
+
+
+def plan_id(digests: dict[str, str]) -> str:
+    """The id of a plan: the differing rows of every table (by its digest), 16 hex digits."""
+    text = "\n".join(f"{table} {digest}" for table, digest in sorted(digests.items()))
+    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()[:16]
 
 
 def _key(key_json: str) -> tuple[str, ...]:
@@ -161,7 +245,11 @@ def _order(key_json: str) -> tuple:
 
 
 def between(
-    src: Session, tgt: Session, src_infos: dict[Table, TableInfo], tgt_infos: dict[Table, TableInfo]
+    src: Session,
+    tgt: Session,
+    src_infos: dict[Table, TableInfo],
+    tgt_infos: dict[Table, TableInfo],
+    limit: int,
 ) -> list[TableDiff]:
     """Two databases."""
     return [
@@ -170,13 +258,18 @@ def between(
             tgt_infos[t].pk,
             Side(src, src_infos[t].rel, src_infos[t].rel),
             Side(tgt, tgt_infos[t].rel, tgt_infos[t].rel),
+            limit,
         )
         for t in src_infos
     ]
 
 
 def staged(
-    tgt: Session, infos: dict[Table, TableInfo], stages: dict[Table, str], lives: dict[Table, str]
+    tgt: Session,
+    infos: dict[Table, TableInfo],
+    stages: dict[Table, str],
+    lives: dict[Table, str],
+    limit: int,
 ) -> list[TableDiff]:
     """The staged rows against the live ones (each a table or view shaped like the live
     table), inside the target's open transaction."""
@@ -186,6 +279,7 @@ def staged(
             infos[t].pk,
             Side(tgt, stages[t], infos[t].rel),
             Side(tgt, lives[t], infos[t].rel),
+            limit,
         )
         for t in infos
     ]
@@ -223,7 +317,7 @@ def listed_keys(table_diff: TableDiff, limit: int) -> list[str]:
     return [json.dumps(list(r.key), ensure_ascii=False, separators=(",", ":")) for r in rows]
 
 
-def report(diffs: list[TableDiff], limit: int) -> None:
+def report(diffs: list[TableDiff], limit: int, stat: bool = False, context: int = 3) -> None:
     """The listing on stdout (text), and the full lists in the JSON document."""
-    output.text([line for found in diffs for line in found.lines(limit)])
+    output.text([line for found in diffs for line in found.lines(limit, stat, context)])
     output.put("tables", {str(d.table): d.as_dict() for d in diffs})

@@ -8,8 +8,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import sh
-
 from promptsync import argv, guards, log, pooler
 from promptsync.config import Environment, Table
 from promptsync.errors import Failed, Refused
@@ -40,12 +38,16 @@ class Server:
         return f"encrypted, {self.encryption}" if self.encryption else "not encrypted"
 
 
-def _docker(*args: str) -> sh.RunningCommand:
-    return sh.Command("docker")(*args, _tty_out=False, _err_to_out=False)
+def _docker(*args: str) -> str:
+    import sh  # here: only a Docker environment needs it, and its import costs 40 ms
+
+    return str(sh.Command("docker")(*args, _tty_out=False, _err_to_out=False))
 
 
 def check_docker(env: Environment) -> None:
     """The old commands' checks, with their wording."""
+    import sh
+
     try:
         _docker(*argv.docker_info()[1:])
     except sh.CommandNotFound:
@@ -56,7 +58,7 @@ def check_docker(env: Environment) -> None:
     except sh.ErrorReturnCode:
         raise Failed("Docker daemon is not running or not accessible!", transient=False) from None
     try:
-        running = str(_docker(*argv.docker_inspect_running(env.container or "")[1:])).strip()
+        running = _docker(*argv.docker_inspect_running(env.container or "")[1:]).strip()
     except sh.ErrorReturnCode:
         running = "missing"
     if running != "true":

@@ -4,6 +4,7 @@ order while recording how to undo it, check the result, move sequences, record h
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -11,10 +12,10 @@ from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
 from typing import BinaryIO
 
-from promptsync import history, log
+from promptsync import diff, history, log
 from promptsync.config import Table
 from promptsync.errors import Failed, Refused
-from promptsync.fingerprint import Fingerprint, combine
+from promptsync.fingerprint import Fingerprint, combine, vouched_prints
 from promptsync.guards import Reference
 from promptsync.preflight import TableInfo, Trigger
 from promptsync.session import Session, sql_text
@@ -70,6 +71,8 @@ class Ledger:
     table: str = ""
     promotion: int | None = None
     why: str = "none yet"
+    cache: bool = False  # its row hashes may stand in for hashing unchanged rows again
+    cache_why: str = "there is no ledger"
 
     def __bool__(self) -> bool:
         return bool(self.table)
@@ -84,6 +87,7 @@ class Work:
     infos: dict[Table, TableInfo]
     ledgers: dict[Table, Ledger] = field(default_factory=dict)
     only: str = ""
+    listed: bool = False  # the live tables were listed (hash_live.sql), as a sync does
 
     def ledger(self, table: Table) -> Ledger:
         return self.ledgers.get(table, Ledger())
@@ -139,10 +143,16 @@ def begin(session: Session) -> None:
 def find_ledgers(session: Session, work: Work) -> None:
     """Each table's ledger on the target, when there is one to trust (sql/ledger_find.sql)."""
     for table in work.tables:
-        name, promotion, why = session.run_file(
-            "ledger_find.sql", "reading the ledger", rel=work.rel(table)
+        name, promotion, why, cache, cache_why = session.run(
+            sql_text("signatures.sql")
+            + sql_text("ledger_find.sql")
+            + "SELECT :'lf_ledger', :'lf_promotion', :'lf_why', :'lf_cache', :'lf_cache_why';",
+            "reading the ledger",
+            rel=work.rel(table),
         )[0]
-        work.ledgers[table] = Ledger(name, int(promotion) if promotion else None, why)
+        work.ledgers[table] = Ledger(
+            name, int(promotion) if promotion else None, why, cache == "t", cache_why
+        )
 
 
 def compare(
@@ -177,16 +187,27 @@ def _comparison(line: str) -> Comparison:
     )
 
 
+def quick_prints(session: Session, work: Work, name: str) -> dict[Table, Fingerprint]:
+    """Each live table's row count and checksum, where its ledger may stand in for hashing
+    unchanged rows (said for each): enough to tell that nothing differs without listing a
+    row."""
+    return vouched_prints(session, name, {t: work.rel(t) for t in work.tables})
+
+
 def list_live(session: Session, work: Work) -> None:
     """Each live table's (primary key, row hash, row version) list, read without blocking
     anyone, and an empty list for the source's."""
+    work.listed = True
     for table in work.tables:
+        ledger = work.ledger(table)
         session.run_file(
             "hash_live.sql",
             "listing the live rows",
             rel=work.rel(table),
             live=work.live(table),
             src=work.src(table),
+            ledger=ledger.table,
+            cache="t" if ledger.cache else "f",
         )
 
 
@@ -200,27 +221,12 @@ def load_list(session: Session, work: Work, table: Table, spool: BinaryIO) -> in
     return os.fstat(spool.fileno()).st_size
 
 
-def plan(session: Session, work: Work, first: bool = False) -> dict[Table, Comparison]:
-    """The plan from the two lists (no row read): the source's fingerprint as `staged`. The
-    first plan of a sync compares the lists' fingerprints before joining them: when every
-    table's are equal nothing differs, the sync ends there, and no join is needed."""
-    if first:
-        prints = {
-            table: _comparison(
-                session.value(
-                    "SELECT pg_temp.promptsync_print(:'src') || ' 0 0 0 ' ||"
-                    " pg_temp.promptsync_print(:'live');",
-                    "comparing the lists' fingerprints",
-                    src=work.src(table),
-                    live=work.live(table),
-                )
-            )
-            for table in work.tables
-        }
-        if all(c.staged == c.live for c in prints.values()):
-            return prints
-    return {
-        table: _comparison(
+def plan(session: Session, work: Work, source: dict[Table, Fingerprint]) -> dict[Table, Comparison]:
+    """The plan from the two lists (no row read), with the source's fingerprint (`source`,
+    known already) as `staged`; for a sync --only some keys, those keys' own."""
+    found = {}
+    for table in work.tables:
+        compared = _comparison(
             session.value(
                 sql_text("plan.sql"),
                 "planning",
@@ -232,8 +238,26 @@ def plan(session: Session, work: Work, first: bool = False) -> dict[Table, Compa
                 only=work.only,
             )
         )
-        for table in work.tables
-    }
+        if not work.only:
+            compared = dataclasses.replace(compared, staged=source[table])
+        found[table] = compared
+    return found
+
+
+def plan_id(session: Session, work: Work) -> tuple[str, list[list[str]]]:
+    """The id of this plan (diff.plan_id of each table's sql/plan_id.sql digest), and its first
+    rows ([mark, key] each)."""
+    digests, first = {}, []
+    for table in work.tables:
+        digest, rows = session.value(
+            sql_text("plan_id.sql"),
+            "computing the plan's id",
+            rel=work.rel(table),
+            cmp=work.cmp(table),
+        ).split("\t")
+        digests[str(table)] = digest
+        first += json.loads(rows)
+    return diff.plan_id(digests), first[:10]
 
 
 def ledger_rows(session: Session, work: Work, table: Table, keys: list[str]) -> list[list[str]]:
@@ -486,8 +510,8 @@ def apply(
         # checked against `expected`: no second pass over the table
         live = expected[table]
         session.run_file("sequences.sql", "moving sequences", rel=work.rel(table))
-        session.run_file(
-            "ledger_write.sql",
+        session.run(
+            sql_text("signatures.sql") + sql_text("ledger_write.sql"),
             "recording what promptsync left",
             rel=work.rel(table),
             cmp=work.cmp(table),
@@ -495,6 +519,9 @@ def apply(
             promotion=promotion,
             undoes="" if record.undoes is None else record.undoes,
             only=work.only,
+            live=work.live(table) if work.ledger(table).cache and work.listed else "",
+            rows=expected[table].rows,
+            checksum=expected[table].checksum,
         )
         if record.undoes is not None:
             restored = session.value(

@@ -10,22 +10,23 @@ import subprocess
 import tempfile
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from promptsync import argv, guards, log, preflight, snapshotfile
 from promptsync.config import Environment, Table
 from promptsync.copyout import SNAPSHOT_MODE, CopyOut, script
 from promptsync.dumpstream import StreamStats, forward_copy_data
 from promptsync.errors import Failed
-from promptsync.fingerprint import Fingerprint
+from promptsync.fingerprint import Fingerprint, vouched_prints
 from promptsync.session import TRANSIENT, Session, child_environ, reason, sql_text
 from promptsync.tools import Tools
 
 FILE_PREFIX = "file:"
+T = TypeVar("T")
 
 
 def is_file(name: str) -> bool:
@@ -59,15 +60,28 @@ class DatabaseSource:
         dump = preflight.check_dump_client(self.env, self.tools, self.server)
         return f"PostgreSQL {self.server.version}, {self.server.connection} (dump: {dump})"
 
-    def hash_lists(self) -> Future[dict[Table, BinaryIO]]:
-        """Exports the snapshot, then spools each table's (primary key, row hash) list, read
-        in it, to a temporary file (in the background: the target lists its rows meanwhile)."""
+    def open_snapshot(self) -> None:
+        """The snapshot every later read of the source happens in, exported."""
         self.session.rollback()
         self.session.begin(SNAPSHOT_MODE)
         self.snapshot = self.session.run_file("snapshot.sql", "exporting a snapshot")[0][0]
+
+    def fingerprints(self) -> Future[dict[Table, Fingerprint]]:
+        """Each table's row count and checksum in the snapshot, where the source's own ledger
+        may stand in for hashing unchanged rows (in the background: the target computes its
+        own meanwhile)."""
+        rels = {t: i.rel for t, i in self.infos.items()}
+        return self._background(lambda: vouched_prints(self.session, self.name, rels))
+
+    def hash_lists(self) -> Future[dict[Table, BinaryIO]]:
+        """Spools each table's (primary key, row hash) list, read in the snapshot, to a
+        temporary file (in the background: the target lists its rows meanwhile)."""
+        return self._background(self._spool_lists)
+
+    def _background(self, work: Callable[[], T]) -> Future[T]:
         pool = ThreadPoolExecutor(max_workers=1)
         self.cleanup.callback(pool.shutdown)
-        return pool.submit(self._spool_lists)
+        return pool.submit(work)
 
     def _spool_lists(self) -> dict[Table, BinaryIO]:
         spooled: dict[Table, BinaryIO] = {}
@@ -77,7 +91,11 @@ class DatabaseSource:
             reader = CopyOut(
                 self.env,
                 self.session.client,
-                script("hash_list.sql", snapshot=self.snapshot, rel=info.rel),
+                script(
+                    ("signatures.sql", "ledger_find.sql", "hash_list.sql"),
+                    snapshot=self.snapshot,
+                    rel=info.rel,
+                ),
                 f"listing the row hashes of {table}",
                 self.cleanup,
             )
@@ -216,6 +234,9 @@ class FileSource:
 
     def how(self) -> str:
         return "snapshot file (checked: row counts and checksums match its header)"
+
+    def open_snapshot(self) -> None:
+        """A file is its own snapshot."""
 
     def hash_lists(self) -> None:
         """A file carries no list of row hashes: its rows are all staged and compared."""

@@ -13,6 +13,8 @@ import json
 import sys
 from typing import Any
 
+from promptsync import changes
+
 ROWS_LISTED = 20  # rows of each kind (+ ~ -) shown in a summary's listing
 MEANING = {
     0: "done",
@@ -22,7 +24,10 @@ MEANING = {
     4: "failed",
 }
 ICON = {0: "✅", 1: "⚠️", 2: "❌", 3: "⛔", 4: "❌"}
-SUMMARIZED = ("sync", "verify")  # the commands that write GITHUB_STEP_SUMMARY
+SUMMARIZED = ("sync", "verify", "diff")  # the commands that write GITHUB_STEP_SUMMARY
+# What the listing of rows may take of a summary: GitHub refuses a step summary over 1 MiB.
+LISTING_BYTES = 900_000
+NEWEST = ("updated_at", "created_at")  # columns that say which prompts changed last
 
 
 def markdown(doc: dict[str, Any]) -> str:
@@ -32,6 +37,8 @@ def markdown(doc: dict[str, Any]) -> str:
         lines = _sync(doc)
     elif command == "verify":
         lines = _verify(doc)
+    elif command == "diff":
+        lines = _diff(doc)
     else:
         lines = [f"### promptsync {command}".rstrip(), "", _failure(doc)]
     return "\n".join(lines).rstrip("\n") + "\n"
@@ -82,6 +89,8 @@ def _sync(doc: dict[str, Any]) -> list[str]:
     lines = [title, "", _sync_outcome(doc)]
     if doc.get("would_refuse"):
         lines += ["", f"{ICON[3]} a real sync would refuse: {_cell(doc['would_refuse'])}"]
+    if doc.get("plan_id"):
+        lines += ["", _plan_line(doc["plan_id"])]
     tables = sorted(set(doc.get("before", {})) | set(doc.get("plan", {})))
     if tables:
         counts = doc.get("applied") or doc.get("plan") or {}
@@ -128,28 +137,125 @@ def _sync_outcome(doc: dict[str, Any]) -> str:
 
 
 def _listing(tables: dict[str, Any]) -> list[str]:
-    """The rows a dry run or a confirmation listed, folded away."""
+    """The rows a dry run, a confirmation or a diff listed: one <details> per row that carries
+    its values, with what changed inside each column (changes.markdown_blocks), newest first,
+    cut to stay within LISTING_BYTES, then a line per row that carries none (beyond what the
+    listing read)."""
     lines: list[str] = []
+    budget = LISTING_BYTES
     for table, found in tables.items():
-        rows = []
-        for mark, kind in (("+", "added"), ("~", "changed"), ("-", "removed")):
-            items = found.get(kind, [])
-            for item in items[:ROWS_LISTED]:
-                pairs = item["ident"].items()
-                ident = " ".join(f"{k}={'NULL' if v is None else v}" for k, v in pairs)
-                keys = ", ".join(str(k) for k in item["key"])
-                changed = f" (changed: {', '.join(item['columns'])})" if mark == "~" else ""
-                note = f" ⚠️ {item['note']}" if item.get("note") else ""
-                rows.append(f"- `{mark}` " + _cell(f"{keys} {ident}{changed}{note}"))
-            if len(items) > ROWS_LISTED:
-                rows.append(f"- `{mark}` … and {len(items) - ROWS_LISTED:,} more")
-        if rows:
-            lines += ["", f"<details><summary>rows of {_cell(table)}</summary>", "", *rows]
-            lines += ["", "</details>"]
+        rows, plain = _row_changes(found)
+        if not rows and not plain:
+            continue
+        blocks = changes.markdown_blocks(rows, limit_bytes=budget)
+        budget = max(0, budget - len("\n".join(blocks).encode()))
+        lines += ["", f"#### {_cell(table)}: {_counts_of(found)}", "", *blocks]
+        if plain:
+            lines += ["", *plain]
     return lines
 
 
+def _counts_of(found: dict[str, Any]) -> str:
+    return ", ".join(
+        f"{len(found.get(kind, [])):,} {verb}"
+        for kind, verb in (("added", "to add"), ("changed", "to change"), ("removed", "to remove"))
+    )
+
+
+def _row_changes(found: dict[str, Any]) -> tuple[list[changes.RowChange], list[str]]:
+    """The listed rows that carry their values, as changes.py renders them (newest first), and
+    a Markdown line for each of the others (ROWS_LISTED of each kind at most)."""
+    kinds, key_cols = found.get("kinds", {}), found.get("key_columns", [])
+    rows, plain = [], []
+    for mark, kind in (("+", "added"), ("~", "changed"), ("-", "removed")):
+        without = [item for item in found.get(kind, []) if "values" not in item]
+        plain += [_plain_row(mark, item) for item in without[:ROWS_LISTED]]
+        if len(without) > ROWS_LISTED:
+            plain.append(f"- `{mark}` … and {len(without) - ROWS_LISTED:,} more")
+        for item in found.get(kind, []):
+            if "values" in item:
+                rows.append(_row_change(mark, item, kinds, key_cols))
+    rows.sort(key=lambda r: r[0], reverse=True)
+    return [r for _, r in rows], plain
+
+
+def _row_change(
+    mark: str, item: dict[str, Any], kinds: dict[str, str], key_cols: list[str]
+) -> tuple[str, changes.RowChange]:
+    """(when the row last changed, the row as changes.py renders it)."""
+    old, new = item["values"]["old"] or {}, item["values"]["new"] or {}
+    names = item.get("columns", []) if mark == "~" else list(kinds)
+    columns = [
+        (c, changes.from_listing(kinds[c], old.get(c)), changes.from_listing(kinds[c], new.get(c)))
+        for c in names
+        if c in kinds and old.get(c) != new.get(c)
+    ]
+    label = _row_label(key_cols, item)
+    return _newest(old, new), changes.RowChange(mark, label, columns, item.get("note", ""))
+
+
+def _plain_row(mark: str, item: dict[str, Any]) -> str:
+    pairs = item["ident"].items()
+    ident = " ".join(f"{k}={'NULL' if v is None else v}" for k, v in pairs)
+    keys = ", ".join(str(k) for k in item["key"])
+    changed = f" (changed: {', '.join(item['columns'])})" if mark == "~" else ""
+    note = f" ⚠️ {item['note']}" if item.get("note") else ""
+    return f"- `{mark}` " + _cell(f"{keys} {ident}{changed}{note}")
+
+
+def _row_label(key_cols: list[str], item: dict[str, Any]) -> str:
+    keys = ", ".join(str(k) for k in item["key"])
+    ident = " ".join(f"{k}={'NULL' if v is None else v}" for k, v in item["ident"].items())
+    return f"{','.join(key_cols)}={keys}" + (f" {ident}" if ident else "")
+
+
+def _newest(old: dict[str, Any], new: dict[str, Any]) -> str:
+    """When the row last changed, as ISO text ('' when the table does not say)."""
+    found = [
+        str(changes.from_listing("scalar", side.get(c)).value or "")
+        for side in (new, old)
+        for c in NEWEST
+        if side.get(c)
+    ]
+    return max(found, default="")
+
+
+# -- diff ----------------------------------------------------------------------------------
+
+
+def _diff(doc: dict[str, Any]) -> list[str]:
+    source, target = doc.get("source"), doc.get("target")
+    title = "### promptsync diff" + (f": {_cell(source)} → {_cell(target)}" if source else "")
+    code, tables = doc.get("exit_code", 4), doc.get("tables", {})
+    if code == 1:
+        counts = "; ".join(f"{_cell(t)}: {_counts_of(f)}" for t, f in tables.items())
+        outcome = f"{ICON[1]} **{_cell(target)} differs from {_cell(source)}**: {counts}."
+    elif code == 0:
+        outcome = f"{ICON[0]} **no differences**: {_cell(target)} matches {_cell(source)}."
+    else:
+        outcome = _failure(doc)
+    lines = [title, "", outcome]
+    if doc.get("plan_id"):
+        lines += ["", _plan_line(doc["plan_id"])]
+    if doc.get("schema_drift"):
+        lines += ["", f"{ICON[3]} {_cell(doc['schema_drift'])}"]
+    return lines + _listing(tables)
+
+
+def _plan_line(plan: str) -> str:
+    return (
+        f"Plan id `{plan}`: deploy exactly this plan with `--expect-plan {plan}` "
+        f"(or `PROMPTSYNC_EXPECT_PLAN={plan}`); any other plan is refused."
+    )
+
+
 # -- verify --------------------------------------------------------------------------------
+
+
+FAST_NOTE = (
+    "_verify --fast: each database's ledger stood in for hashing the rows it recorded; "
+    "`verify` reads every row._"
+)
 
 
 def _verify(doc: dict[str, Any]) -> list[str]:
@@ -174,6 +280,8 @@ def _verify(doc: dict[str, Any]) -> list[str]:
         for table, by_env in tables.items():
             cells = [_print(by_env.get(e)) for e in envs]
             lines.append(f"| {_cell(table)} | " + " | ".join(cells) + " |")
+    if doc.get("fast"):
+        lines += ["", FAST_NOTE]
     return lines
 
 

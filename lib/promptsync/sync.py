@@ -50,6 +50,7 @@ PLAN_ROWS = 50  # rows listed per kind of change in a plan
 LOOKUP_SECONDS = 20  # how long to try reaching a target whose COMMIT outcome is unknown
 MASS_DELETE_VARIABLE = "PROMPTSYNC_ALLOW_MASS_DELETE"  # =1: as --allow-mass-delete
 TRANSFER_VARIABLE = "PROMPTSYNC_TRANSFER"  # auto (default), delta or full
+EXPECT_PLAN_VARIABLE = "PROMPTSYNC_EXPECT_PLAN"  # as --expect-plan
 DELTA_SHARE = 0.5  # auto: the delta path while at most this share of the rows is written
 
 Source = sources.DatabaseSource | sources.FileSource
@@ -67,6 +68,9 @@ class Options:
     discard_target_edits: bool = False  # overwrite what was changed outside promptsync
     only: tuple[str, ...] = ()  # sync just these keys (of a one-column primary key)
     references: guards.References = field(default_factory=guards.References)
+    expect_plan: str = ""  # apply only this reviewed plan (its id; PROMPTSYNC_EXPECT_PLAN)
+    stat: bool = False  # list rows without what changed inside their columns
+    context: int = 3  # lines of context around a change in a text column
 
 
 @dataclass
@@ -186,6 +190,7 @@ def _attempt(job: Job) -> int:
         if opts.dry_run or confirming:
             _list_rows(job, run)
         if opts.dry_run:
+            _say_plan_id(run)
             return _end_dry_run(run, refusal or edits)
         if refusal:
             raise refusal
@@ -193,6 +198,7 @@ def _attempt(job: Job) -> int:
             raise edits
         if confirming:
             _confirm(job, run, edits)
+        _check_expected_plan(job, run)
         return _apply_and_commit(job, run)
 
 
@@ -258,18 +264,28 @@ def _only(job: Job, infos: dict[Table, preflight.TableInfo]) -> str:
 
 
 def _plan(job: Job, run: Run) -> None:
-    """One hash per row per side: the source lists (key, hash) inside its snapshot while the
-    target lists its live rows, in parallel; the plan joins the two lists and the ledger."""
+    """First each side's fingerprint, at once (where a ledger may stand in for hashing
+    unchanged rows): when they match, nothing differs and no row is listed. Otherwise one hash
+    per row per side: the source lists (key, hash) inside its snapshot while the target lists
+    its live rows, in parallel; the plan joins the two lists and the ledger."""
     tgt, work = run.tgt, _work(run)
-    lists = run.src.hash_lists()
+    run.src.open_snapshot()
+    quick = run.src.fingerprints()
     promote.begin(tgt)
     promote.find_ledgers(tgt, work)
+    run.target_prints = promote.quick_prints(tgt, work, job.target.name)
+    run.source_prints = quick.result()
+    if run.source_prints == run.target_prints:
+        job.expected = run.source_prints
+        _say_plan(job, run)
+        return
+    lists = run.src.hash_lists()
     promote.list_live(tgt, work)
     if lists is not None:
         run.listed = True
         for table, spool in lists.result().items():
             run.list_bytes += promote.load_list(tgt, work, table, spool)
-    run.compared = promote.plan(tgt, work, first=True)
+    run.compared = promote.plan(tgt, work, run.source_prints)
     run.target_prints = {t: c.live for t, c in run.compared.items()}
     run.source_prints = (
         {t: c.staged for t, c in run.compared.items()}
@@ -354,7 +370,7 @@ def _lock(run: Run) -> None:
             f"deleted, {read:,} rows new or updated): those were read again"
         )
         if run.listed:
-            run.compared = promote.plan(tgt, work)
+            run.compared = promote.plan(tgt, work, run.source_prints)
 
 
 # -- transfer ------------------------------------------------------------------------------
@@ -477,13 +493,44 @@ def _list_rows(job: Job, run: Run) -> None:
     """The rows that would change, for a dry run or the confirmation (stdout)."""
     tgt, work = run.tgt, _work(run)
     stages, lives = promote.listing_views(tgt, work, run.delta)
-    listing = diff.staged(tgt, work.infos, stages, lives)
+    listing = diff.staged(tgt, work.infos, stages, lives, PLAN_ROWS)
     promote.drop_views(tgt, work)
     since = {t: work.ledger(t).promotion for t in job.tables}
     diff.note_edits(listing, run.edits, job.target.name, since)
     if not job.options.listing_only:
         _print_plan({t: c.plan for t, c in run.compared.items()}, job.target.name)
-    diff.report(listing, PLAN_ROWS)
+    diff.report(listing, PLAN_ROWS, job.options.stat, job.options.context)
+
+
+def _say_plan_id(run: Run) -> str:
+    """The plan's id, which a reviewer approves and --expect-plan requires at apply time."""
+    found, _ = promote.plan_id(run.tgt, _work(run))
+    log.info(f"plan id {found}: deploy exactly this plan with --expect-plan {found}")
+    output.put("plan_id", found)
+    return found
+
+
+def _check_expected_plan(job: Job, run: Run) -> None:
+    """With --expect-plan (or PROMPTSYNC_EXPECT_PLAN), refuse any other plan than the one
+    reviewed, naming what it does now."""
+    expected = job.options.expect_plan or job.settings.get(EXPECT_PLAN_VARIABLE) or ""
+    if not expected:
+        return
+    found, first = promote.plan_id(run.tgt, _work(run))
+    output.put("plan_id", found)
+    if found == expected.strip().lower():
+        log.info(f"plan id {found}: the plan reviewed")
+        return
+    counts = sum((c.plan for c in run.compared.values()), promote.Change())
+    rows = ", ".join(f"{mark} {key}" for mark, key in first)
+    if counts.inserted + counts.updated + counts.deleted > len(first):
+        rows += ", ..."
+    raise Refused(
+        f"{job.target.name}: this is not the plan that was reviewed (expected {expected}, now "
+        f"{found}): {run.src.name} or {job.target.name} changed since. The plan now: {counts} "
+        f"({rows}); review it (promptsync diff {run.src.name} {job.target.name}) and deploy "
+        "with its id"
+    )
 
 
 # -- guard ---------------------------------------------------------------------------------

@@ -76,10 +76,10 @@ class Server:
     host: str = "127.0.0.1"
     major: int = 0
 
-    def url(self) -> str:
+    def url(self, dbname: str | None = None) -> str:
         return (
             f"postgresql://{quote(self.user, safe='')}:{quote(self.password, safe='')}"
-            f"@{self.host}:{self.port}/{quote(self.dbname, safe='')}"
+            f"@{self.host}:{self.port}/{quote(dbname or self.dbname, safe='')}"
         )
 
     @property
