@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import socket
 import subprocess
@@ -181,7 +182,7 @@ def test_verify_and_diff_against_the_container(cluster, local):
     assert verify.returncode == 1, verify.stdout + verify.stderr
     diff = cluster.run("diff", "local", "staging", env=env)
     assert diff.returncode == 1, diff.stdout + diff.stderr
-    marks = sorted(line.split()[0] for line in diff.stdout.splitlines() if line[:2] == "  ")
+    marks = sorted(line[2] for line in diff.stdout.splitlines() if re.match(r"  [-+~] ", line))
     assert marks == ["+", "-", "~"], diff.stdout
     assert "1 to add, 1 to change, 1 to remove" in diff.stdout, diff.stdout
     assert "new in the container" in diff.stdout and "body" in diff.stdout

@@ -209,6 +209,25 @@ SMALL_LISTING = [
     "  ~ id=4  name=renamed coach_state=intro prompt_type=system version=2  changed: name, version",
     "  - id=5  name=p5 coach_state=intro prompt_type=system version=1",
 ]
+SMALL_COLUMNS = {  # under each changed row of SMALL_LISTING (without --stat): what changed
+    2: [
+        "      @@ -1 +1 @@ body",
+        "      -body[- 2-]",
+        "      +{+new +}body",
+        "      tags:",
+        '        ~ $: NULL → ["x"]',
+    ],
+    4: ["      @@ -1 +1 @@ name", "      -p4", "      +renamed", "      version: 1 → 2"],
+}
+SMALL_FULL = [*SMALL_LISTING[:3], *SMALL_COLUMNS[2], SMALL_LISTING[3], *SMALL_COLUMNS[4],
+              SMALL_LISTING[4]]  # fmt: skip
+
+
+def without_plan_id(stdout: str) -> list[str]:
+    """The listing; its last line, the plan id, checked and left off."""
+    *lines, last = stdout.splitlines()
+    assert re.fullmatch(r"plan id [0-9a-f]{16}", last), stdout
+    return lines
 
 
 def test_diff_lists_added_changed_removed_rows_and_changes_nothing(cluster):
@@ -217,13 +236,15 @@ def test_diff_lists_added_changed_removed_rows_and_changes_nothing(cluster):
 
     result = cluster.run("diff", "local", "staging")
     assert result.returncode == 1, result.stderr
-    assert result.stdout.splitlines() == SMALL_LISTING
+    assert without_plan_id(result.stdout) == SMALL_FULL
     assert "Traceback" not in result.stderr and "error" not in result.stderr
+    stat = cluster.run("diff", "local", "staging", "--stat")
+    assert without_plan_id(stat.stdout) == SMALL_LISTING
 
     # the other way round: + and - swap, a changed row shows the source's identity
-    result = cluster.run("diff", "staging", "local")
+    result = cluster.run("diff", "staging", "local", "--stat")
     assert result.returncode == 1, result.stderr
-    assert result.stdout.splitlines() == [
+    assert without_plan_id(result.stdout) == [
         "public.prompts: 1 to add, 2 to change, 1 to remove",
         "  + id=5  name=p5 coach_state=intro prompt_type=system version=1",
         "  ~ id=2  name=p2 coach_state=intro prompt_type=system version=1  changed: body, tags",
@@ -249,7 +270,7 @@ def test_diff_limit_lists_n_rows_per_kind(cluster):
     put(cluster, "production", 10, 11)
     result = cluster.run("diff", "staging", "production", "--limit", "2")
     assert result.returncode == 1, result.stderr
-    assert result.stdout.splitlines() == [
+    assert without_plan_id(result.stdout) == [
         "public.prompts: 5 to add, 0 to change, 2 to remove",
         "  + id=1  name=p1 coach_state=intro prompt_type=system version=1",
         "  + id=2  name=p2 coach_state=intro prompt_type=system version=1",
@@ -274,9 +295,12 @@ def test_diff_of_a_big_table_reports_exactly_the_one_changed_row(cluster):
     result = cluster.run("diff", "staging", "production")
     elapsed = time.monotonic() - started
     assert result.returncode == 1, result.stderr
-    assert result.stdout.splitlines() == [
+    assert without_plan_id(result.stdout) == [
         "public.prompts: 0 to add, 1 to change, 0 to remove",
         "  ~ id=31337  name=p31337 coach_state=intro prompt_type=system version=1  changed: body",
+        "      @@ -1 +1 @@ body",
+        "      -body 31337",
+        "      +changed",
     ]
     assert elapsed < 20
     assert everything(cluster) == before
@@ -287,7 +311,8 @@ def test_sync_dry_run_prints_the_same_listing_after_the_plan_line(cluster):
     before = everything(cluster)
     result = cluster.run("sync", "local", "staging", "--dry-run")
     assert result.returncode == 1, result.stderr
-    assert result.stdout.splitlines() == ["public.prompts\t1\t2\t1", *SMALL_LISTING]
+    assert result.stdout.splitlines() == ["public.prompts\t1\t2\t1", *SMALL_FULL]
+    assert re.search(r"plan id [0-9a-f]{16}: deploy exactly this plan", result.stderr)
     assert "dry run: nothing was changed" in result.stderr
     assert everything(cluster) == before  # no history recorded either
 
@@ -1161,11 +1186,14 @@ def test_a_mixed_case_table_name_works_end_to_end(cluster):
 
     result = cluster.run("--table", "PromptArchive", "diff", "staging", "production")
     assert result.returncode == 1, result.stderr
-    assert result.stdout.splitlines() == [
+    assert without_plan_id(result.stdout) == [
         "public.PromptArchive: 2 to add, 1 to change, 1 to remove",
         "  + id=2",
         "  + id=3",
         "  ~ id=1  changed: body",
+        "      @@ -1 +1 @@ body",
+        "      -old",
+        "      +a\tb",
         "  - id=4",
     ]
     ok(cluster.run("--table", "PromptArchive", "sync", "staging", "production", "--force"))

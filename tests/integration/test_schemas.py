@@ -106,8 +106,8 @@ def app_role(cluster, env: str, grants: str = "") -> dict[str, str]:
     return {"PROD_DB_USER": ROLE, "PROD_DB_PASSWORD": ROLE_PASSWORD}
 
 
-def run_grants(cluster, env: str) -> None:
-    """What an administrator runs once: psql -v role=... -f sql/grants.sql."""
+def run_grants(cluster, env: str, role: str = ROLE, script: str = "grants.sql") -> None:
+    """What an administrator runs once: psql -v role=... -f sql/grants.sql (or another)."""
     server = cluster.servers[env]
     result = subprocess.run(
         [
@@ -123,9 +123,9 @@ def run_grants(cluster, env: str) -> None:
             "-d",
             server.dbname,
             "-v",
-            f"role={ROLE}",
+            f"role={role}",
             "-f",
-            str(ROOT / "sql" / "grants.sql"),
+            str(ROOT / "sql" / script),
         ],
         capture_output=True,
         text=True,

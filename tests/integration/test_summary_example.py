@@ -1,6 +1,7 @@
 """The README's example of a workflow run's summary is produced here, not typed by hand: the
-staging workflow's two steps (sync from the committed snapshot, then verify against it) run for
-real against the test servers with GITHUB_STEP_SUMMARY set, and what they append must equal
+staging workflow's steps (what the push changes, the sync from the committed snapshot, then the
+verify against it) run for real against the test servers with GITHUB_STEP_SUMMARY set, and what
+they append must equal
 docs/summary-example.md (tests/unit/test_summary.py checks that the README quotes that file).
 When the output changed, this test writes the new file and fails: review it, then commit it."""
 
@@ -42,12 +43,15 @@ def test_a_workflow_runs_summary_matches_docs_summary_example(cluster):
 
     step_summary = cluster.tmp / "step-summary.md"
     env = cluster.env(GITHUB_STEP_SUMMARY=str(step_summary))
+    diffed = cluster.run("diff", "file:prompts/prompts.sql", "staging", env=env)
+    assert diffed.returncode == 1, diffed.stderr  # it differs; the workflow goes on
     synced = cluster.run("sync", "file:prompts/prompts.sql", "staging", "--force", "--yes", env=env)
     assert synced.returncode == 0, synced.stderr
     verified = cluster.run("verify", "file:prompts/prompts.sql", "staging", env=env)
     assert verified.returncode == 0, verified.stderr
     produced = step_summary.read_text()
-    assert produced.count("### promptsync ") == 2  # both steps' summaries landed
+    assert produced.count("### promptsync ") == 3  # every step's summary landed
+    assert "+Hello! What would you like to work on today?" in produced  # what changes
     assert "**synced**" in produced and "**all 2 match**" in produced
 
     committed = EXAMPLE.read_text() if EXAMPLE.exists() else ""

@@ -356,3 +356,46 @@ def load_toml() -> dict:
     import tomllib
 
     return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+# --- the pull-request review workflow --------------------------------------------------------
+
+REVIEW = ROOT / ".github" / "workflows" / "prompt-review.yml"
+
+
+def review() -> dict:
+    data = load(REVIEW)
+    data["on"] = data.pop(True, data.get("on"))
+    return data
+
+
+def test_review_runs_on_pull_requests_into_main_with_githubs_own_token():
+    data = review()
+    assert data["on"] == {"pull_request": {"branches": ["main"]}}
+    assert data["permissions"] == {"contents": "read", "pull-requests": "write"}
+    (job,) = data["jobs"].values()
+    used = {s["uses"].split("@")[0] for s in job["steps"] if "uses" in s}
+    assert used == {"actions/checkout", "actions/setup-python"}  # no third-party action
+    (comment,) = [s for s in job["steps"] if "gh api" in s.get("run", "")]
+    assert comment["env"]["GH_TOKEN"] == "${{ github.token }}"
+    assert "PATCH" in comment["run"] and "POST" in comment["run"]  # one comment, updated
+
+
+def test_review_reads_both_databases_with_review_secrets_only():
+    (job,) = review()["jobs"].values()
+    (diff,) = [s for s in job["steps"] if s.get("id") == "diff"]
+    assert diff["env"] == {
+        "STAGING_DATABASE_URL": "${{ secrets.STAGING_REVIEW_URL }}",
+        "PROD_DATABASE_URL": "${{ secrets.PROD_REVIEW_URL }}",
+    }
+    assert "bin/promptsync diff staging production --format markdown" in diff["run"]
+    assert '"$status" -gt 1' in diff["run"]  # differences (exit 1) are what it is for
+
+
+def test_the_read_only_grants_grant_no_write():
+    text = (ROOT / "sql" / "grants_readonly.sql").read_text()
+    grants = [line for line in text.splitlines() if "GRANT" in line and not line.startswith("--")]
+    assert grants and not any(
+        w in g for g in grants for w in ("INSERT", "UPDATE", "DELETE", "CREATE", "TEMPORARY")
+    )
+    assert "default_transaction_read_only = on" in text

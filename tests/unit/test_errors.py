@@ -106,21 +106,23 @@ def test_main_maps_errors_to_exit_codes(quiet_environment, monkeypatch, capsys, 
 
 @pytest.mark.parametrize("returned", [0, 1])
 def test_main_returns_the_commands_code(quiet_environment, monkeypatch, returned):
-    monkeypatch.setattr(cli.verify, "verify", lambda settings, names: returned)
+    monkeypatch.setattr(cli.verify, "verify", lambda settings, names, fast=False: returned)
     assert cli.main(["verify"]) == returned
 
 
 def test_main_passes_table_options_to_the_command(quiet_environment, monkeypatch):
     seen = {}
 
-    def verify(settings, names):
+    def verify(settings, names, fast=False):
         seen["tables"] = [str(t) for t in settings.tables]
         seen["names"] = names
+        seen["fast"] = fast
         return 0
 
     monkeypatch.setattr(cli.verify, "verify", verify)
-    assert cli.main(["--table", "prompts", "--table", "app.x", "verify", "prod"]) == 0
-    assert seen == {"tables": ["public.prompts", "app.x"], "names": ["prod"]}
+    args = ["--table", "prompts", "--table", "app.x", "verify", "--fast", "prod"]
+    assert cli.main(args) == 0
+    assert seen == {"tables": ["public.prompts", "app.x"], "names": ["prod"], "fast": True}
 
 
 def test_main_rejects_a_bad_table_option(quiet_environment, monkeypatch, capsys):

@@ -69,7 +69,7 @@ def test_a_dry_run_lists_the_rows_and_a_refusal_it_would_meet():
     text = summary.markdown(doc)
     assert "⚠️ **dry run**: staging differs from local; nothing was changed." in text
     assert "⛔ a real sync would refuse: the sync would delete 3 of 4 rows" in text
-    assert f"<details><summary>rows of {T}</summary>" in text
+    assert f"#### {T}: 1 to add, 1 to change, 30 to remove" in text
     assert "- `+` 7 name=new &lt;b&gt;\\|x" in text  # no HTML, no column break
     assert "- `~` 1 name=greeting (changed: body)" in text
     assert "- `-` … and 10 more" in text
@@ -131,6 +131,8 @@ def test_verify_marks_the_environments_that_differ():
     )
     same = {**doc, "exit_code": 0, "differing": [], "tables": {T: {"local": NEW, "staging": NEW}}}
     assert "✅ **all 2 match**: local, staging." in summary.markdown(same)
+    assert "--fast" not in summary.markdown(same)
+    assert summary.markdown({**same, "fast": True}).endswith(summary.FAST_NOTE + "\n")
 
 
 def test_the_one_line_of_a_sync_has_the_counts_and_the_checksum_after():
@@ -269,12 +271,90 @@ def test_the_readme_shows_the_summary_example_the_tests_produced():
     assert block == quoted
 
 
-def test_the_staging_workflow_shows_both_steps_summaries():
-    """Actions sets GITHUB_STEP_SUMMARY for every step; no step may hide it, and verify runs
-    (and summarizes) even after a failed sync."""
+def test_the_staging_workflow_shows_every_steps_summary():
+    """Actions sets GITHUB_STEP_SUMMARY for every step; no step may hide it, the diff's exit 1
+    (differences) does not stop the job, and verify runs (and summarizes) even after a failed
+    sync."""
     (job,) = yaml.safe_load(WORKFLOW.read_text())["jobs"].values()
     steps = [s for s in job["steps"] if "bin/promptsync" in s.get("run", "")]
-    assert [s["run"].split()[1] for s in steps] == ["check", "sync", "verify"]
+    assert [s["run"].split()[1] for s in steps] == ["check", "diff", "sync", "verify"]
     assert all("GITHUB_STEP_SUMMARY" not in s.get("env", {}) for s in steps)
-    assert "if" not in steps[1]
-    assert steps[2]["if"] == "${{ !cancelled() }}"
+    assert steps[1]["run"].endswith("|| [ $? -eq 1 ]")
+    assert "if" not in steps[2]
+    assert steps[3]["if"] == "${{ !cancelled() }}"
+
+
+def changed_row(key: int, body_old: str, body_new: str, when: str) -> dict:
+    """A listed changed row carrying its values, as sql/diff_values.sql gives them."""
+    return {
+        "key": [str(key)],
+        "ident": {"name": f"prompt {key}"},
+        "columns": ["body", "metadata", "updated_at"],
+        "values": {
+            "old": {
+                "body": json.dumps([body_old]),
+                "metadata": json.dumps([{"max_tokens": 300}]),
+                "updated_at": json.dumps(["2026-01-01 00:00:00+00"]),
+            },
+            "new": {
+                "body": json.dumps([body_new]),
+                "metadata": json.dumps([{"max_tokens": 400}]),
+                "updated_at": json.dumps([when]),
+            },
+        },
+    }
+
+
+KINDS = {"body": "text", "metadata": "json", "updated_at": "scalar"}
+
+
+def test_a_dry_run_shows_what_changed_inside_each_column_newest_first():
+    doc = {
+        **SYNCED,
+        "exit_code": 1,
+        "result": "dry run",
+        "plan_id": "0123456789abcdef",
+        "tables": {
+            T: {
+                "key_columns": ["id"],
+                "kinds": KINDS,
+                "added": [],
+                "changed": [
+                    changed_row(1, "Be brief.\nBe kind.", "Be brief.\nBe warm.", "2026-03-01"),
+                    changed_row(2, "Old <b>", "New ``` fence", "2026-05-01"),
+                ],
+                "removed": [],
+            }
+        },
+    }
+    del doc["applied"], doc["after"]
+    text = summary.markdown(doc)
+    assert text.index("id=2 name=prompt 2") < text.index("id=1 name=prompt 1")  # newest first
+    assert "-Be [-kind-]." in text and "+Be {+warm+}." in text
+    assert "~ $.max_tokens: 300 → 400" in text
+    assert "````diff" in text  # a fence longer than the ``` inside the value
+    assert "Plan id `0123456789abcdef`" in text and "--expect-plan 0123456789abcdef" in text
+
+
+def test_5000_changed_rows_stay_under_githubs_limit_with_a_count_of_the_rest():
+    body = "You are Dev Coach. " * 100
+    rows = [
+        changed_row(i, body + "old", body + f"new {i}", f"2026-01-{1 + i % 28:02d}")
+        for i in range(5000)
+    ]
+    doc = {
+        "command": "diff",
+        "exit_code": 1,
+        "source": "staging",
+        "target": "production",
+        "plan_id": "0123456789abcdef",
+        "tables": {
+            T: {"key_columns": ["id"], "kinds": KINDS, "added": [], "changed": rows, "removed": []}
+        },
+    }
+    text = summary.markdown(doc)
+    assert len(text.encode()) < 1024 * 1024
+    shown = text.count("<details>")
+    assert 100 < shown < 5000
+    assert text.rstrip().endswith(f"{5000 - shown:,} more rows not shown")
+    assert "production differs from staging" in text
