@@ -29,6 +29,10 @@ endif
 ifeq ($(DISCARD_TARGET_EDITS),1)
 export PROMPTSYNC_DISCARD_TARGET_EDITS := 1
 endif
+# EXPECT_PLAN=ID applies only the plan a reviewer approved (the id a dry run or diff prints).
+ifneq ($(EXPECT_PLAN),)
+export PROMPTSYNC_EXPECT_PLAN := $(EXPECT_PLAN)
+endif
 
 .PHONY: bench dist help local-up local-down sync-staging sync-prod rollback-staging rollback-prod diff-staging export verify check demo demo-stop test lint unit clean
 
