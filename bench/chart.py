@@ -41,6 +41,7 @@ GROUPS = (  # (case, [(method key, bar label, color)])
     ("verify (count + checksum)", [
         ("floor", "floor (as above)", "floor"),
         ("verify", "promptsync verify", "promptsync"),
+        ("verify_fast", "promptsync verify --fast", "promptsync"),
     ]),
 )  # fmt: skip
 

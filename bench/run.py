@@ -5,14 +5,18 @@
     BENCH_ROWS=1000,10000 .venv/bin/python bench/run.py  # a list replaces them
 
 Starts a source and a target PostgreSQL server (throwaway, in a temporary directory, destroyed
-at the end, also on Ctrl-C), fills the source with realistic prompts (bench/fill.sql) at each
-size and measures, once each after one warm-up of the floor:
+at the end, also on Ctrl-C). The source server holds a developer's database (`seed`, filled
+with realistic prompts by bench/fill.sql at each size) and staging, which gets them from seed
+through promptsync, as it does in real life: staging is then a former target with its own
+ledger, the production build's source. Each case changes seed and promotes it to staging
+(not timed), then times staging -> production, once each after one warm-up of the floor:
 
   floor        pg_dump --data-only --table=public.prompts | psql --single-transaction, into an
                empty table (same server tools as promptsync: the servers' bin directory)
   promptsync   `python -m promptsync sync staging production --force --yes` when every row
-               differs (empty target; target holding other versions of every row), when 1%
-               differs, when nothing differs (with the bytes shipped to the target); `verify`
+               differs (a new, empty target; every row of staging changed since the target's
+               last promotion), when 1% differs, when nothing differs (with the bytes shipped
+               to the target); `verify` (every row read) and `verify --fast` (the ledgers)
   old way      bench/oldway.py: the Django ORM (delete + bulk_create) and plain psycopg
                (DELETE + executemany in one transaction), each for every-row and 1% cases
   readers      worst latency of a client querying the live target every 10 ms during
@@ -51,8 +55,11 @@ DEFAULT_ROWS = "1000,100000"
 CHANGED_EVERY = 100  # 1% of the rows: id % 100 = 0
 OUR_PREFIXES = ("PG", "PROMPTSYNC_", "LOCAL_DB_", "STAGING_", "PROD_", "DJANGO_", "BENCH_")
 SOURCE_ENV, TARGET_ENV = "staging", "production"  # the names promptsync sees
+SEED_ENV, SEED_DB = "seed", "seed"  # where a developer changes prompts (local, in real life)
+REVISED = " (revised)"  # appended to a body to change it, removed to change it back
 AFTER = 0.3  # seconds the reader goes on after a sync: its row counts, not its latencies
 MAX_STATEMENT = 1_000_000_000  # PostgreSQL refuses a message (an INSERT's SQL) past 1 GB
+FRESH_TARGET = "DROP SCHEMA IF EXISTS promptsync CASCADE;"  # no ledger, no history
 
 T0 = time.monotonic()
 
@@ -94,6 +101,7 @@ class Bench:
         base = {k: v for k, v in os.environ.items() if not k.startswith(OUR_PREFIXES)}
         base["PYTHONUNBUFFERED"] = "1"
         self.promptsync_env = base | {
+            "SEED_DATABASE_URL": source.url(dbname=SEED_DB),
             "STAGING_DATABASE_URL": source.url(),
             "PROD_DATABASE_URL": target.url(),
             "PROMPTSYNC_PG_BIN": str(source.bindir),
@@ -113,37 +121,55 @@ class Bench:
     def prepare(self) -> None:
         schema = (ROOT / "sql" / "demo" / "schema.sql").read_text()
         self.source.psql(schema)
+        self.source.psql(f"CREATE DATABASE {SEED_DB}", dbname="postgres")
+        self.source.psql(schema, dbname=SEED_DB)
         self.target.psql(schema)
         self.target.psql("CREATE DATABASE floor", dbname="postgres")
         self.target.psql(schema, dbname="floor")
         self.traced = all([serverlog.enable(self.source), serverlog.enable(self.target)])
 
     def fill(self, rows: int) -> dict:
-        out = self.source.psql(f"\\set rows {rows}\n{self.fill_sql}")
+        """seed filled afresh, and staging a new target that gets it through promptsync."""
+        out = self.source.psql(f"\\set rows {rows}\n{self.fill_sql}", dbname=SEED_DB)
         count, body, table = out.strip().splitlines()[-1].split("|")
         assert int(count) == rows, out
+        self.source.psql(f"TRUNCATE public.prompts;\n{FRESH_TARGET}")
+        self.stage()
         return {"avg_body_bytes": int(body), "table_bytes": int(table)}
+
+    def stage(self) -> None:
+        """seed -> staging through promptsync (not timed): staging's ledger vouches for it."""
+        args = ["-m", "promptsync", "sync", SEED_ENV, SOURCE_ENV, "--force", "--yes"]
+        measure.run_python(args, self.promptsync_env, self.workdir).check(0)
+        self.source.psql("VACUUM ANALYZE public.prompts;\nCHECKPOINT;")
 
     def settle(self, dbname: str | None = None) -> None:
         """Vacuum and checkpoint the target, so no measurement pays for the previous one's."""
         self.target.psql("VACUUM ANALYZE public.prompts;\nCHECKPOINT;", dbname=dbname)
 
     def empty_target(self, dbname: str | None = None) -> None:
-        self.target.psql("TRUNCATE public.prompts;", dbname=dbname)
+        """A new target: an empty table, never promoted to (no ledger)."""
+        self.target.psql(f"TRUNCATE public.prompts;\n{FRESH_TARGET}", dbname=dbname)
         self.settle(dbname)
 
-    def change_one_percent(self) -> None:
-        self.target.psql(
-            "UPDATE public.prompts SET body = body || E'\\n(edited in the target)',"
-            " updated_at = updated_at + interval '1 day'"
-            f" WHERE id % {CHANGED_EVERY} = 0;"
+    def revise(self, where: str) -> None:
+        """A developer's change in seed (the rows `where` says revised, or revised back),
+        promoted to staging: the target now lags behind staging by those rows."""
+        self.source.psql(
+            f"UPDATE public.prompts SET body = CASE WHEN body LIKE '%{REVISED}'"
+            f" THEN left(body, -{len(REVISED)}) ELSE body || '{REVISED}' END,"
+            f" updated_at = updated_at + interval '1 day' WHERE {where};",
+            dbname=SEED_DB,
         )
+        self.stage()
         self.settle()
 
+    def change_one_percent(self) -> None:
+        self.revise(f"id % {CHANGED_EVERY} = 0")
+
     def change_every_row(self) -> None:
-        """The target holds the source's keys, every row with other content."""
-        self.target.psql("UPDATE public.prompts SET body = body || E'\\n(older version)';")
-        self.settle()
+        """The target holds staging's keys, every row with other content."""
+        self.revise("true")
 
     def expect_copy(self, label: str, dbname: str | None = None) -> None:
         want, got = checksum(self.source), checksum(self.target, dbname)
@@ -253,10 +279,16 @@ class Bench:
         result["steps"]["ps_none"] = run.lines
         result["server"]["ps_none"] = run.statements
 
-        run = self.promptsync("verify", SOURCE_ENV, TARGET_ENV)
-        record("verify", run.seconds, run)
-        result["steps"]["verify"] = run.lines
-        result["server"]["verify"] = run.statements
+        for key, fast in (("verify", ()), ("verify_fast", ("--fast",))):
+            run = self.promptsync("verify", *fast, SOURCE_ENV, TARGET_ENV)
+            record(key, run.seconds, run)
+            result["steps"][key] = run.lines
+            result["server"][key] = run.statements
+        result["ledger_bytes"] = int(
+            self.target.psql(
+                "SELECT pg_total_relation_size(ledger_table::regclass) FROM promptsync.ledgers"
+            )
+        )
 
         # The same two syncs again, with a client reading the live table every 10 ms.
         for key, reset in (("ps_all", self.empty_target), ("ps_one", self.change_one_percent)):
