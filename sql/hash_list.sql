@@ -5,26 +5,14 @@
 -- ran first: a former target, such as staging for the production build), a row whose version
 -- is the one it recorded takes its hash from there; only the others are hashed. Runs in its
 -- own psql, whose standard output is only this COPY data, inside the transaction
--- copyout.script() opens in that snapshot. Variables: :'rel', and ledger_find.sql's.
-SELECT pg_catalog.string_agg(pg_catalog.format('t.%I', attname), ', '
-                             ORDER BY attname COLLATE "C") AS cols
-  FROM pg_catalog.pg_attribute
- WHERE attrelid = :'rel'::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated = ''
-\gset hl_
-SELECT pg_catalog.string_agg(pg_catalog.format('t.%I', a.attname), ', ' ORDER BY k.ord) AS keys,
-       pg_catalog.string_agg(pg_catalog.format('g.%1$I = t.%1$I', a.attname), ' AND '
-                             ORDER BY k.ord) AS match
-  FROM pg_catalog.pg_index i
- CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
-  JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
- WHERE i.indrelid = :'rel'::regclass AND i.indisprimary
-\gset hl_
+-- copyout.script() opens in that snapshot. Variables: :'rel', and ledger_find.sql's and
+-- row_parts.sql's (which ran first).
 \if :lf_cache
-COPY (SELECT :hl_keys,
+COPY (SELECT :rp_keys,
              CASE WHEN g.promptsync_xmin = t.xmin THEN g.promptsync_hash
-                  ELSE pg_catalog.md5(pg_catalog.convert_to(ROW(:hl_cols)::text, 'UTF8')) END
-        FROM :rel AS t LEFT JOIN :lf_ledger AS g ON :hl_match) TO STDOUT;
+                  ELSE pg_catalog.md5(pg_catalog.convert_to(ROW(:rp_cols)::text, 'UTF8')) END
+        FROM :rel AS t LEFT JOIN :lf_ledger AS g ON :rp_match) TO STDOUT;
 \else
-COPY (SELECT :hl_keys, pg_catalog.md5(pg_catalog.convert_to(ROW(:hl_cols)::text, 'UTF8'))
+COPY (SELECT :rp_keys, pg_catalog.md5(pg_catalog.convert_to(ROW(:rp_cols)::text, 'UTF8'))
         FROM :rel AS t) TO STDOUT;
 \endif

@@ -18,13 +18,15 @@ import dataclasses
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-from promptsync import log, output, summary
-from promptsync import sync as syncing
-from promptsync import verify as verifying
+from promptsync import log, output
 from promptsync.config import Settings, load_settings, parse_tables
 from promptsync.errors import EXIT_FAILED, PromptsyncError, UsageError
-from promptsync.guards import References
+
+if TYPE_CHECKING:  # imported where used: a command loads only what it runs
+    from promptsync.guards import References
+    from promptsync.sync import Options
 
 FORMATS = output.FORMATS
 Action = Callable[[Settings], int]
@@ -51,7 +53,9 @@ def sync(
     """`promptsync sync SOURCE TARGET`. `interactive` (default: stdin and stderr are a
     terminal) decides whether --force asks for confirmation; `references` what may happen to
     rows of other tables that point at prompts the sync deletes (default: refuse)."""
-    options = syncing.Options(
+    from promptsync import guards, sync
+
+    options = sync.Options(
         force=force,
         dry_run=dry_run,
         yes=yes,
@@ -60,19 +64,21 @@ def sync(
         allow_mass_delete=allow_mass_delete,
         only=tuple(only),
         discard_target_edits=discard_target_edits,
-        references=references or References(),
+        references=references or guards.References(),
         expect_plan=expect_plan,
     )
     action: Action = lambda settings: run_sync(settings, source, target, options)  # noqa: E731
     return run("sync", action, tables=tables, fmt=fmt, quiet=quiet)
 
 
-def run_sync(settings: Settings, source: str, target: str, options: syncing.Options) -> int:
+def run_sync(settings: Settings, source: str, target: str, options: Options) -> int:
     """sync.run, with the names as given in the document until the sync knows better (so a
     sync that fails before it connects still says what it was doing)."""
+    from promptsync import sync
+
     output.put("source", source)
     output.put("target", target)
-    return syncing.run(settings, source, target, options)
+    return sync.run(settings, source, target, options)
 
 
 def verify(
@@ -83,6 +89,8 @@ def verify(
     quiet: bool = False,
 ) -> int:
     """`promptsync verify [ENV...]`: default every configured environment."""
+    from promptsync import verify as verifying
+
     action: Action = lambda settings: verifying.verify(settings, list(envs))  # noqa: E731
     return run("verify", action, tables=tables, fmt=fmt, quiet=quiet)
 
@@ -131,15 +139,22 @@ def _with_tables(settings: Settings, tables: Sequence[str]) -> Settings:
 
 
 def _publish(command: str, document: dict, fmt: str) -> None:
-    if fmt == "markdown":
-        sys.stdout.write(summary.markdown(document))
-        sys.stdout.flush()
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if step_summary and command in summary.SUMMARIZED:
-        _write(step_summary, summary.markdown(document) + "\n", "a", "GITHUB_STEP_SUMMARY")
+    if fmt == "markdown" or step_summary:
+        _publish_markdown(command, document, fmt, step_summary)
     json_file = os.environ.get("PROMPTSYNC_JSON_FILE")
     if json_file:
         _write(json_file, output.as_json(document), "w", "PROMPTSYNC_JSON_FILE")
+
+
+def _publish_markdown(command: str, document: dict, fmt: str, step_summary: str | None) -> None:
+    from promptsync import summary
+
+    if fmt == "markdown":
+        sys.stdout.write(summary.markdown(document))
+        sys.stdout.flush()
+    if step_summary and command in summary.SUMMARIZED:
+        _write(step_summary, summary.markdown(document) + "\n", "a", "GITHUB_STEP_SUMMARY")
 
 
 def _write(path: str, text: str, mode: str, setting: str) -> None:

@@ -13,7 +13,7 @@ promptsync unpacks it itself, once:
 
 Unpacking goes to a temporary directory that is renamed into place, so two processes racing
 never see half a tree. The tools run with database passwords in their environment, so a tree
-is checked before anything in it runs (README, "Which tools are checked"):
+is checked before anything in it runs (docs/deploying.md, "Which tools are checked"):
 
 - a tree outside the virtualenv (the cache) must be owned, with its bin/ and lib/ and every
   directory up to the cache dir, by this user or root, and none of them may be writable by

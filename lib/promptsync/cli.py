@@ -1,4 +1,7 @@
-"""The command line: parse, load configuration once, run, map errors to exit codes."""
+"""The command line: parse, load configuration once, run, map errors to exit codes.
+
+Each command imports the modules it runs when it runs: `verify` on a small table should not
+pay for loading the sync's machinery (startup is most of a command's time at 1,000 rows)."""
 
 from __future__ import annotations
 
@@ -6,30 +9,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from promptsync import (
-    __version__,
-    api,
-    clientcheck,
-    diff,
-    export,
-    guards,
-    history,
-    log,
-    output,
-    preflight,
-    promote,
-    rollback,
-    sources,
-    sync,
-    verify,
-)
-from promptsync.config import environment
-from promptsync.errors import EXIT_DIFFERENCES, EXIT_FAILED, EXIT_OK, Refused
-from promptsync.tools import find_tools
+from promptsync import __version__, api, output
+from promptsync.errors import EXIT_FAILED
 
 EPILOG = """exit codes: 0 done (verify: all match), 1 differences found (verify, dry run),
 2 usage or configuration error, 3 refused for safety, 4 failed (target unchanged)"""
 FORMAT_HELP = "stdout as text (default), json (= --json) or markdown (the run summary)"
+TABLE_HELP = "table to sync (repeatable; default PROMPTSYNC_TABLES or prompts)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,22 +26,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"promptsync {__version__}")
     parser.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
-    parser.add_argument(
-        "--table",
-        action="append",
-        metavar="TABLE",
-        help="table to sync (repeatable; default PROMPTSYNC_TABLES or prompts)",
-    )
+    parser.add_argument("--table", action="append", metavar="TABLE", help=TABLE_HELP)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     tables = argparse.ArgumentParser(add_help=False)
     tables.add_argument(
-        "--table",
-        action="append",
-        dest="sub_table",
-        metavar="TABLE",
-        help="table to sync (repeatable; default PROMPTSYNC_TABLES or prompts)",
+        "--table", action="append", dest="sub_table", metavar="TABLE", help=TABLE_HELP
     )
+    for add in (_add_sync, _add_diff, _add_export, _add_rollback, _add_history, _add_verify,
+                _add_check):  # fmt: skip
+        add(commands, tables)
+    return parser
 
+
+def _add_sync(commands, tables: argparse.ArgumentParser) -> None:
     p = commands.add_parser(
         "sync", parents=[tables], help="copy SOURCE's tables over TARGET's, verified, atomic"
     )
@@ -64,8 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="allow overwriting TARGET")
     p.add_argument("--dry-run", action="store_true", help="show what would change, change nothing")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
-    p.add_argument("--json", action="store_true", help="the result as JSON on stdout")
-    p.add_argument("--format", choices=api.FORMATS, help=FORMAT_HELP)
+    _output_arguments(p)
     p.add_argument("--allow-empty", action="store_true", help="allow an empty source")
     p.add_argument(
         "--allow-mass-delete",
@@ -98,59 +80,73 @@ def build_parser() -> argparse.ArgumentParser:
     _listing_arguments(p)
     p.set_defaults(run=_sync)
 
+
+def _add_diff(commands, tables: argparse.ArgumentParser) -> None:
     p = commands.add_parser(
         "diff", parents=[tables], help="the rows that differ between SOURCE and TARGET"
     )
     p.add_argument("source")
     p.add_argument("target")
     p.add_argument("--limit", type=_positive, default=50, help="rows listed per kind (default 50)")
-    p.add_argument("--json", action="store_true", help="the result as JSON on stdout")
-    p.add_argument("--format", choices=api.FORMATS, help=FORMAT_HELP)
+    _output_arguments(p)
     _listing_arguments(p)
-    p.set_defaults(run=lambda s, a: _diff(s, a))
+    p.set_defaults(run=_diff)
 
+
+def _add_export(commands, tables: argparse.ArgumentParser) -> None:
     p = commands.add_parser(
         "export", parents=[tables], help="write ENV's tables to a deterministic snapshot FILE"
     )
     p.add_argument("env")
     p.add_argument("file", type=Path)
-    p.set_defaults(run=lambda s, a: export.run(s, a.env, a.file))
+    p.set_defaults(run=_export)
 
+
+def _add_rollback(commands, tables: argparse.ArgumentParser) -> None:
     p = commands.add_parser(
         "rollback", parents=[tables], help="restore TARGET's content before its last promotion"
     )
     p.add_argument("target")
     p.add_argument("--force", action="store_true", help="allow overwriting TARGET")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
-    p.set_defaults(run=lambda s, a: rollback.run(s, a.target, a.force, a.yes, _interactive()))
+    p.set_defaults(run=_rollback)
 
+
+def _add_history(commands, tables: argparse.ArgumentParser) -> None:
     p = commands.add_parser(
         "history", parents=[tables], help="promotions and rollbacks recorded on TARGET"
     )
     p.add_argument("target")
     p.add_argument("--limit", type=_positive, default=20, help="newest N lines (default 20)")
     p.add_argument("--json", action="store_true", help="the result as JSON on stdout")
-    p.set_defaults(run=lambda s, a: _history(s, a.target, a.limit))
+    p.set_defaults(run=_history)
 
+
+def _add_verify(commands, tables: argparse.ArgumentParser) -> None:
     p = commands.add_parser(
         "verify", parents=[tables], help="row counts and checksums side by side"
     )
     p.add_argument("envs", nargs="*", metavar="ENV", help="default: every configured one")
-    p.add_argument("--json", action="store_true", help="the result as JSON on stdout")
-    p.add_argument("--format", choices=api.FORMATS, help=FORMAT_HELP)
+    _output_arguments(p)
     p.add_argument(
         "--fast",
         action="store_true",
         help="let each database's ledger vouch for the rows it recorded (says how many)",
     )
-    p.set_defaults(run=lambda s, a: verify.verify(s, a.envs, fast=a.fast))
+    p.set_defaults(run=_verify)
 
+
+def _add_check(commands, tables: argparse.ArgumentParser) -> None:
     p = commands.add_parser(
         "check", parents=[tables], help="preflight only: connections, tables, versions"
     )
     p.add_argument("envs", nargs="*", metavar="ENV", help="default: every configured one")
-    p.set_defaults(run=lambda s, a: _check(s, a.envs))
-    return parser
+    p.set_defaults(run=_check)
+
+
+def _output_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="the result as JSON on stdout")
+    parser.add_argument("--format", choices=output.FORMATS, help=FORMAT_HELP)
 
 
 def _listing_arguments(parser: argparse.ArgumentParser) -> None:
@@ -200,17 +196,12 @@ def _interactive() -> bool:
     return api.is_interactive()
 
 
-def _check(settings, names: list[str]) -> int:
-    """verify.check, after saying (exit 4) that no client here can reach a TLS-only PostgreSQL
-    18, and the line that fixes it: what `manage.py check` says as promptsync.E001."""
-    missing = clientcheck.missing()
-    if missing:
-        log.error(f"{missing}; {clientcheck.fix()}")
-    code = verify.check(settings, names)
-    return max(code, EXIT_FAILED) if missing else code
+# -- the commands: each imports what it runs -----------------------------------------------
 
 
 def _sync(settings, args) -> int:
+    from promptsync import guards, sync
+
     options = sync.Options(
         force=args.force,
         dry_run=args.dry_run,
@@ -229,82 +220,45 @@ def _sync(settings, args) -> int:
 
 
 def _diff(settings, args) -> int:
-    source_name, target_name, limit = args.source, args.target, args.limit
-    if sources.is_file(source_name):  # rows of a file can only be compared once staged
-        options = sync.Options(
-            dry_run=True, listing_only=True, stat=args.stat, context=args.context
-        )
-        return sync.run(settings, source_name, target_name, options)
-    envs = [environment(settings, n) for n in (source_name, target_name)]
-    for env in envs:
-        log.add_secrets(env.secrets)
-    tools = find_tools(settings.get("PROMPTSYNC_PG_BIN"))
-    src, _ = preflight.connect(envs[0], tools)
-    with src:
-        tgt, _ = preflight.connect(envs[1], tools)
-        with tgt:
-            src_infos = preflight.describe_tables(src, settings.tables)
-            tgt_infos = preflight.describe_tables(tgt, settings.tables)
-            try:
-                for table in settings.tables:
-                    guards.check_drift(
-                        table,
-                        src.label,
-                        tgt.label,
-                        guards.columns(src, src_infos[table].rel),
-                        guards.columns(tgt, tgt_infos[table].rel),
-                    )
-            except Refused as drift:
-                output.put("schema_drift", str(drift))
-                output.text([str(drift)])
-                return EXIT_DIFFERENCES
-            found = diff.between(src, tgt, src_infos, tgt_infos, limit)
-            _note_ledger(tgt, tgt_infos, found, limit)
-    output.put("source", src.label)
-    output.put("target", tgt.label)
-    diff.report(found, limit, args.stat, args.context)
-    if not any(d.any for d in found):
-        return EXIT_OK
-    plan = diff.plan_id({str(d.table): d.digest for d in found})
-    output.put("plan_id", plan)
-    output.text([f"plan id {plan}"])
-    log.info(f"plan id {plan}: deploy exactly this plan with --expect-plan {plan}")
-    return EXIT_DIFFERENCES
+    from promptsync import review
+
+    return review.run(settings, args.source, args.target, args.limit, args.stat, args.context)
 
 
-def _note_ledger(tgt, infos, found: list[diff.TableDiff], limit: int) -> None:
-    """Mark the listed rows that the target's ledger says were changed there outside
-    promptsync since its last promotion."""
-    work = promote.Work(tuple(infos), infos)
-    promote.find_ledgers(tgt, work)  # read-only: no helper functions, nothing written
-    for table_diff in found:
-        ledger = work.ledger(table_diff.table)
-        keys = diff.listed_keys(table_diff, limit)
-        if ledger and keys:
-            entries = promote.ledger_rows(tgt, work, table_diff.table, keys)
-            diff.note_ledger(table_diff, entries, tgt.label, ledger.promotion)
-    output.put(
-        "ledger",
-        {
-            str(t): {"promotion": work.ledger(t).promotion} if work.ledger(t) else None
-            for t in infos
-        },
-    )
+def _export(settings, args) -> int:
+    from promptsync import export
+
+    return export.run(settings, args.env, args.file)
 
 
-def _history(settings, target_name: str, limit: int) -> int:
-    target = environment(settings, target_name)
-    log.add_secrets(target.secrets)
-    session, _ = preflight.connect(target, find_tools(settings.get("PROMPTSYNC_PG_BIN")))
-    with session:
-        rows = history.show(session, limit)
-    output.put("target", target.name)
-    output.put("promotions", history.as_dicts(rows))
-    if not rows:
-        log.info(f"no promotion is recorded on {target.name} yet")
-        return EXIT_OK
-    output.text(history.format_rows(rows))
-    return EXIT_OK
+def _rollback(settings, args) -> int:
+    from promptsync import rollback
+
+    return rollback.run(settings, args.target, args.force, args.yes, _interactive())
+
+
+def _history(settings, args) -> int:
+    from promptsync import history
+
+    return history.run(settings, args.target, args.limit)
+
+
+def _verify(settings, args) -> int:
+    from promptsync import verify
+
+    return verify.verify(settings, args.envs, fast=args.fast)
+
+
+def _check(settings, args) -> int:
+    """verify.check, after saying (exit 4) that no client here can reach a TLS-only PostgreSQL
+    18, and the line that fixes it: what `manage.py check` says as promptsync.E001."""
+    from promptsync import clientcheck, log, verify
+
+    missing = clientcheck.missing()
+    if missing:
+        log.error(f"{missing}; {clientcheck.fix()}")
+    code = verify.check(settings, args.envs)
+    return max(code, EXIT_FAILED) if missing else code
 
 
 def main(argv: list[str] | None = None) -> int:

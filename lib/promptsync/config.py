@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from dotenv import dotenv_values
-
 from promptsync.errors import ConfigError
 
 DEFAULT_CONTAINER = "dev-coach-local-db-1"
@@ -110,6 +108,8 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
     merged: dict[str, str] = {}
     try:
         if path.is_file():
+            from dotenv import dotenv_values  # here: without a .env file, no import (15 ms)
+
             merged.update({k: v for k, v in dotenv_values(path).items() if v is not None})
     except OSError as exc:
         raise ConfigError(

@@ -174,9 +174,26 @@ def main(argv: list[str] | None = None) -> int:
         stop()
         sys.stderr.write(f"demo: stopped and removed {DEMO_DIR}\n")
         return 0
-
     stop()  # a previous demo's servers
     DEMO_DIR.mkdir(parents=True)
+    servers = start_servers()
+    seed(servers)
+    env = demo_environment(servers)
+    staging, prod = walk_through(env)
+    (s_rows, s_bytes), (p_rows, p_bytes) = moved(staging), moved(prod)
+    say("Done")
+    sys.stderr.write(
+        f"   local -> staging: {s_rows} rows ({s_bytes}); staging -> production: {p_rows} rows "
+        f"({p_bytes})\n"
+        f"   The servers are still running. Try:\n"
+        f"     PROMPTSYNC_ENV_FILE={DEMO_DIR}/demo.env bin/promptsync verify\n"
+        f"   Clean up with: make demo-stop\n"
+    )
+    return 0
+
+
+def start_servers() -> dict[str, Server | Container]:
+    """Local in a container where a Docker engine answers, the rest throwaway servers."""
     bindir = find_server_bindir()
     say(f"1. Local in Docker where an engine answers; throwaway servers from {bindir}")
     servers: dict[str, Server | Container] = {}
@@ -198,22 +215,32 @@ def main(argv: list[str] | None = None) -> int:
             servers[name] = server
             where = f"127.0.0.1:{server.port}"
             sys.stderr.write(f"   {name:<11} PostgreSQL {server.major} on {where}\n")
+    return servers
 
+
+def seed(servers: dict[str, Server | Container]) -> None:
     say("2. Seed: local = the new release, staging = last release, production = an older one")
     schema = (ROOT / "sql" / "demo" / "schema.sql").read_text()
-    seed = (ROOT / "sql" / "demo" / "seed.sql").read_text()
+    rows = (ROOT / "sql" / "demo" / "seed.sql").read_text()
     drift = {"local": "", "staging": STAGING_DRIFT, "production": PRODUCTION_DRIFT}
     for name, server in servers.items():
-        server.psql(schema + seed + drift[name])
+        server.psql(schema + rows + drift[name])
         count = server.psql("SELECT count(*) FROM prompts").strip()
         sys.stderr.write(f"   {name:<11} {count} prompts\n")
 
+
+def demo_environment(servers: dict[str, Server | Container]) -> dict[str, str]:
+    """This process's environment without promptsync's settings, plus the demo's .env."""
     values = environment_for(servers)
     write_env_file(DEMO_DIR / "demo.env", values)
     env = {k: v for k, v in os.environ.items() if not k.startswith(CONFIG_PREFIXES)}
     env.update(values, PROMPTSYNC_ENV_FILE=str(DEMO_DIR / "demo.env"))
-    make = ["make", "--no-print-directory"]
+    return env
 
+
+def walk_through(env: dict[str, str]) -> tuple[str, str]:
+    """The everyday Make targets, in order; the stderr of the two promotions."""
+    make = ["make", "--no-print-directory"]
     run_step(
         "3. Where do we stand? (exit 1: the environments differ)", [*make, "verify"], env, False
     )
@@ -231,17 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         "7. Promote staging -> production (what the Render build runs)", [*make, "sync-prod"], env
     )
     run_step("8. Verify: every environment holds the same prompts", [*make, "verify"], env)
-
-    (s_rows, s_bytes), (p_rows, p_bytes) = moved(staging), moved(prod)
-    say("Done")
-    sys.stderr.write(
-        f"   local -> staging: {s_rows} rows ({s_bytes}); staging -> production: {p_rows} rows "
-        f"({p_bytes})\n"
-        f"   The servers are still running. Try:\n"
-        f"     PROMPTSYNC_ENV_FILE={DEMO_DIR}/demo.env bin/promptsync verify\n"
-        f"   Clean up with: make demo-stop\n"
-    )
-    return 0
+    return staging, prod
 
 
 if __name__ == "__main__":

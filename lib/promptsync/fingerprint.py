@@ -54,27 +54,33 @@ class Vouched:
         )
 
 
-def fast_fingerprint(session: Session, rel: str) -> tuple[Fingerprint, Vouched]:
+LEDGER_FIELDS = "SELECT :'lf_ledger', :'lf_promotion', :'lf_why', :'lf_cache', :'lf_cache_why';"
+
+
+def fast_fingerprint(session: Session, rel: str) -> tuple[Fingerprint, Vouched, list[str]]:
     """fingerprint(), where the database's own ledger may stand in for hashing rows that are
-    the versions it recorded (sql/fingerprint_fast.sql): verify --fast."""
+    the versions it recorded (sql/fingerprint_fast.sql): verify --fast, and a sync's first
+    look at each side. Also what sql/ledger_find.sql found: the ledger table, its promotion,
+    why there is none, whether it may stand in for hashing and why not (promote.Ledger)."""
     rows = session.run(
         sql_text("signatures.sql")
         + sql_text("ledger_find.sql")
+        + sql_text("row_parts.sql")
         + sql_text("fingerprint_fast.sql")
-        + "SELECT :'lf_promotion', :'lf_cache_why';",
+        + LEDGER_FIELDS,
         f"checksumming {rel} with its ledger",
         rel=rel,
     )
-    (count, high, low, vouched, recorded), (promotion, why) = rows[-2], rows[-1]
+    (count, high, low, vouched, recorded), ledger = rows[-2], rows[-1]
     found = Fingerprint(int(count), recorded) if recorded else combine(count, high, low)
-    return found, Vouched(int(vouched), int(count), promotion, why)
+    return found, Vouched(int(vouched), int(count), ledger[1], ledger[4]), ledger
 
 
 def vouched_prints(session: Session, name: str, rels: dict[Table, str]) -> dict[Table, Fingerprint]:
     """fast_fingerprint() of each table, saying for each what its ledger vouched for."""
     found = {}
     for table, rel in rels.items():
-        found[table], vouched = fast_fingerprint(session, rel)
+        found[table], vouched, _ = fast_fingerprint(session, rel)
         log.info(f"{name} {table}: {vouched}")
     return found
 

@@ -8,8 +8,11 @@ import os
 import subprocess
 from dataclasses import dataclass
 
-from promptsync import __version__
+from promptsync import __version__, log, output, preflight
+from promptsync.config import Settings, environment
+from promptsync.errors import EXIT_OK
 from promptsync.session import Session, sql_text
+from promptsync.tools import find_tools
 
 
 @dataclass(frozen=True)
@@ -179,3 +182,19 @@ def as_dicts(rows: list[list[str]]) -> list[dict]:
         }
         for row in rows
     ]
+
+
+def run(settings: Settings, target_name: str, limit: int) -> int:
+    """`promptsync history TARGET`: the newest `limit` promotions recorded there."""
+    target = environment(settings, target_name)
+    log.add_secrets(target.secrets)
+    session, _ = preflight.connect(target, find_tools(settings.get("PROMPTSYNC_PG_BIN")))
+    with session:
+        rows = show(session, limit)
+    output.put("target", target.name)
+    output.put("promotions", as_dicts(rows))
+    if not rows:
+        log.info(f"no promotion is recorded on {target.name} yet")
+        return EXIT_OK
+    output.text(format_rows(rows))
+    return EXIT_OK

@@ -1,5 +1,5 @@
 """Data on stdout: text for people, or with --json one JSON document with stable keys
-(README, "Machine-readable output"), or with --format markdown the same data as Markdown
+(docs/usage.md, "Machine-readable output"), or with --format markdown the same data as Markdown
 (promptsync.summary). Human progress and errors stay on stderr either way."""
 
 from __future__ import annotations

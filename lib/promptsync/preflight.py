@@ -6,6 +6,7 @@ Each failure is one line that says what is wrong and, where there is one, the fi
 from __future__ import annotations
 
 import re
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 from promptsync import argv, guards, log, pooler
@@ -327,6 +328,32 @@ def note_pooling(env: Environment, server: Server) -> None:
             f"({server.pooling.why}): fine for a target, everything promptsync sets, creates "
             "or locks there ends with its transaction"
         )
+
+
+@dataclass
+class Target:
+    """A target a promotion may write: connected, writable, its promotions locked to this
+    session, its tables described and their user triggers noted."""
+
+    session: Session
+    server: Server
+    infos: dict[Table, TableInfo]
+    triggers: dict[Table, list[Trigger]]
+
+
+def open_target(
+    env: Environment, tools: Tools, tables: tuple[Table, ...], cleanup: ExitStack
+) -> Target:
+    """The preflight a sync and a rollback share; the session is aborted when `cleanup`
+    closes unless it committed."""
+    session, server = connect(env, tools)
+    cleanup.callback(session.abort)
+    check_writable(env, server)
+    lock(session)
+    infos = describe_tables(session, tables)
+    found = triggers(session, infos)
+    note_triggers(env.name, found)
+    return Target(session, server, infos, found)
 
 
 def check_one_session(env: Environment, server: Server, role: str) -> None:

@@ -15,7 +15,7 @@ from typing import BinaryIO
 from promptsync import diff, history, log
 from promptsync.config import Table
 from promptsync.errors import Failed, Refused
-from promptsync.fingerprint import Fingerprint, combine, vouched_prints
+from promptsync.fingerprint import LEDGER_FIELDS, Fingerprint, combine, fast_fingerprint
 from promptsync.guards import Reference
 from promptsync.preflight import TableInfo, Trigger
 from promptsync.session import Session, sql_text
@@ -143,16 +143,17 @@ def begin(session: Session) -> None:
 def find_ledgers(session: Session, work: Work) -> None:
     """Each table's ledger on the target, when there is one to trust (sql/ledger_find.sql)."""
     for table in work.tables:
-        name, promotion, why, cache, cache_why = session.run(
-            sql_text("signatures.sql")
-            + sql_text("ledger_find.sql")
-            + "SELECT :'lf_ledger', :'lf_promotion', :'lf_why', :'lf_cache', :'lf_cache_why';",
+        fields = session.run(
+            sql_text("signatures.sql") + sql_text("ledger_find.sql") + LEDGER_FIELDS,
             "reading the ledger",
             rel=work.rel(table),
         )[0]
-        work.ledgers[table] = Ledger(
-            name, int(promotion) if promotion else None, why, cache == "t", cache_why
-        )
+        work.ledgers[table] = _ledger(fields)
+
+
+def _ledger(fields: list[str]) -> Ledger:
+    name, promotion, why, cache, cache_why = fields
+    return Ledger(name, int(promotion) if promotion else None, why, cache == "t", cache_why)
 
 
 def compare(
@@ -188,10 +189,15 @@ def _comparison(line: str) -> Comparison:
 
 
 def quick_prints(session: Session, work: Work, name: str) -> dict[Table, Fingerprint]:
-    """Each live table's row count and checksum, where its ledger may stand in for hashing
-    unchanged rows (said for each): enough to tell that nothing differs without listing a
-    row."""
-    return vouched_prints(session, name, {t: work.rel(t) for t in work.tables})
+    """Each table's ledger (as find_ledgers) and its live row count and checksum, where the
+    ledger may stand in for hashing unchanged rows (said for each): enough to tell that
+    nothing differs without listing a row, or creating promptsync's helper functions."""
+    found = {}
+    for table in work.tables:
+        found[table], vouched, fields = fast_fingerprint(session, work.rel(table))
+        work.ledgers[table] = _ledger(fields)
+        log.info(f"{name} {table}: {vouched}")
+    return found
 
 
 def list_live(session: Session, work: Work) -> None:
@@ -463,8 +469,38 @@ def apply(
     a rollback the rows of other tables its promotion detached. The caller commits, then
     calls `report` with what this returns."""
     promotion = history.start(session, record)
+    _detach(session, work, detach or [], promotion)
+    changes = _apply_rows(session, work, expected, promotion, triggers or {})
+    for table in work.tables:
+        # apply.sql checked that the table holds exactly the staged rows, which the caller
+        # checked against `expected`: no second pass over the table
+        session.run_file("sequences.sql", "moving sequences", rel=work.rel(table))
+        _write_ledger(session, work, table, record, promotion, expected[table])
+        if record.undoes is not None:
+            _restore_references(session, work, table, record.undoes, promotion)
+        change = changes[table]
+        session.run_file(
+            "promotion_table.sql",
+            "recording the promotion",
+            promotion=promotion,
+            rel=work.rel(table),
+            rows_before=before[table].rows,
+            checksum_before=before[table].checksum,
+            rows_after=expected[table].rows,
+            checksum_after=expected[table].checksum,
+            inserted=change.inserted,
+            updated=change.updated,
+            deleted=change.deleted,
+            keep=keep,
+        )
+    return changes
+
+
+def _detach(session: Session, work: Work, detach: list[Reference], promotion: int) -> None:
+    """The rows of other tables that point at rows to delete: set to NULL or deleted, as the
+    guard allowed, with undo data."""
     by_rel = {work.rel(t): t for t in work.tables}
-    for ref in detach or ():
+    for ref in detach:
         table = by_rel[ref.synced]
         session.run_file(
             "detach.sql",
@@ -476,6 +512,17 @@ def apply(
             action=ref.action,
             promotion=promotion,
         )
+
+
+def _apply_rows(
+    session: Session,
+    work: Work,
+    expected: dict[Table, Fingerprint],
+    promotion: int,
+    triggers: dict[Table, list[Trigger]],
+) -> dict[Table, Change]:
+    """sql/apply.sql over every table in foreign-key order: only the differences, each table
+    checked to hold exactly the staged rows; what it did, per table."""
     order = fk_order(session, work)
     tables = [
         {"rel": work.rel(t), "stage": work.stage(t), "cmp": work.cmp(t), "rows": expected[t].rows}
@@ -488,14 +535,12 @@ def apply(
     except Failed as exc:
         if "did not hold exactly the staged rows" not in str(exc):
             raise
-        named = [
-            f"{t}: {', '.join(map(str, found))}" for t, found in (triggers or {}).items() if found
-        ]
+        named = [f"{t}: {', '.join(map(str, found))}" for t, found in triggers.items() if found]
         raise Failed(
             f"{exc}; "
             + (
                 f"the user triggers there: {'; '.join(named)}: exempt promptsync in the one "
-                "that rewrites rows (README: Triggers); "
+                "that rewrites rows (docs/safety.md: Triggers); "
                 if named
                 else ""
             )
@@ -505,50 +550,48 @@ def apply(
     for table, counts in zip(order, line.split(";"), strict=True):
         inserted, updated, deleted = (int(n) for n in counts.split())
         changes[table] = Change(inserted, updated, deleted)
-    for table in work.tables:
-        # apply.sql checked that the table holds exactly the staged rows, which the caller
-        # checked against `expected`: no second pass over the table
-        live = expected[table]
-        session.run_file("sequences.sql", "moving sequences", rel=work.rel(table))
-        session.run(
-            sql_text("signatures.sql") + sql_text("ledger_write.sql"),
-            "recording what promptsync left",
-            rel=work.rel(table),
-            cmp=work.cmp(table),
-            ledger=work.ledger(table).table,
-            promotion=promotion,
-            undoes="" if record.undoes is None else record.undoes,
-            only=work.only,
-            live=work.live(table) if work.ledger(table).cache and work.listed else "",
-            rows=expected[table].rows,
-            checksum=expected[table].checksum,
-        )
-        if record.undoes is not None:
-            restored = session.value(
-                sql_text("refs_restore.sql"),
-                "restoring rows of other tables",
-                rel=work.rel(table),
-                undoes=record.undoes,
-                promotion=promotion,
-            )
-            if restored != "0":
-                log.info(f"{table}: {restored} rows of other tables got their old values back")
-        change = changes[table]
-        session.run_file(
-            "promotion_table.sql",
-            "recording the promotion",
-            promotion=promotion,
-            rel=work.rel(table),
-            rows_before=before[table].rows,
-            checksum_before=before[table].checksum,
-            rows_after=live.rows,
-            checksum_after=live.checksum,
-            inserted=change.inserted,
-            updated=change.updated,
-            deleted=change.deleted,
-            keep=keep,
-        )
     return changes
+
+
+def _write_ledger(
+    session: Session,
+    work: Work,
+    table: Table,
+    record: history.Record,
+    promotion: int,
+    expected: Fingerprint,
+) -> None:
+    """What promptsync left in `table`, in this promotion's transaction (sql/ledger_write.sql)."""
+    ledger = work.ledger(table)
+    session.run(
+        sql_text("signatures.sql") + sql_text("ledger_write.sql"),
+        "recording what promptsync left",
+        rel=work.rel(table),
+        cmp=work.cmp(table),
+        ledger=ledger.table,
+        promotion=promotion,
+        undoes="" if record.undoes is None else record.undoes,
+        only=work.only,
+        live=work.live(table) if ledger.cache and work.listed else "",
+        rows=expected.rows,
+        checksum=expected.checksum,
+    )
+
+
+def _restore_references(
+    session: Session, work: Work, table: Table, undoes: int, promotion: int
+) -> None:
+    """A rollback: the rows of other tables that the promotion it undoes detached or deleted
+    get their old values back."""
+    restored = session.value(
+        sql_text("refs_restore.sql"),
+        "restoring rows of other tables",
+        rel=work.rel(table),
+        undoes=undoes,
+        promotion=promotion,
+    )
+    if restored != "0":
+        log.info(f"{table}: {restored} rows of other tables got their old values back")
 
 
 def report(label: str, changes: dict[Table, Change], expected: dict[Table, Fingerprint]) -> None:

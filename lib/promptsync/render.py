@@ -1,5 +1,5 @@
 """The Render builds, shipped in the package, so that an application's Build Command is one line
-that exists in its own virtualenv (README, "In the application's repository"):
+that exists in its own virtualenv (docs/deploying.md, "In the application's repository"):
 
     pip install -r requirements.txt && python -m promptsync.render build-production
     pip install -r requirements.txt && python -m promptsync.render build-staging

@@ -8,9 +8,10 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 
 from promptsync import guards, history, log, preflight, promote, retry
-from promptsync.config import Environment, Settings, environment
+from promptsync.config import Environment, Settings, Table, environment
 from promptsync.errors import EXIT_OK, Failed, Refused
 from promptsync.fingerprint import Fingerprint, fingerprint
+from promptsync.preflight import TableInfo
 from promptsync.session import Session, sql_text
 from promptsync.tools import find_tools
 
@@ -49,67 +50,24 @@ def run(settings: Settings, target_name: str, force: bool, yes: bool, interactiv
 
 
 def _attempt(settings: Settings, target: Environment, tools, yes: bool, interactive: bool) -> int:
+    """The steps of a sync, where the source is the target's own undo data: preflight, plan
+    (the promotion to undo, unchanged since), lock, stage, check, guard, apply, commit."""
     with ExitStack() as cleanup:
-        tgt, server = preflight.connect(target, tools)
-        cleanup.callback(tgt.abort)
-        preflight.check_writable(target, server)
-        preflight.lock(tgt)
-        last = last_promotion(tgt)
-        if last is None:
-            raise Refused(f"no promotion is recorded on {target.name}: nothing to roll back")
-        infos = preflight.describe_tables(tgt, settings.tables)
+        opened = preflight.open_target(target, tools, settings.tables, cleanup)
+        tgt, infos = opened.session, opened.infos
         preflight.check_privileges(tgt, infos)
-        triggers = preflight.triggers(tgt, infos)
-        preflight.note_triggers(target.name, triggers)
-        rels = {info.rel: table for table, info in infos.items()}
-        if set(rels) != set(last.after):
-            raise Refused(
-                f"promotion {last.id} covered {', '.join(sorted(last.after))}; set "
-                "PROMPTSYNC_TABLES (or --table) to exactly those tables to roll it back"
-            )
-        current = {t: fingerprint(tgt, infos[t].rel) for t in infos}
-        for table, now in current.items():
-            if now != last.after[infos[table].rel]:
-                raise Refused(
-                    f"{table} in {target.name} changed since promotion {last.id} (now {now}, "
-                    f"then {last.after[infos[table].rel]}): a rollback would lose that change"
-                )
+        last = _last_unchanged(tgt, target.name, infos)
         expected = {t: last.before[infos[t].rel] for t in infos}
         log.info(
             f"rolling back promotion {last.id} ({last.kind} from {last.source}) to "
             + ", ".join(f"{t} {expected[t]}" for t in infos)
         )
-
         work = promote.Work(settings.tables, infos)
         promote.begin(tgt)
         promote.find_ledgers(tgt, work)
         promote.lock_tables(tgt, work)  # writers wait from here to COMMIT; readers never
-        for table in work.tables:
-            tgt.run_file(
-                "rollback_stage.sql",
-                "rebuilding the previous content",
-                rel=work.rel(table),
-                stage=work.stage(table),
-                promotion=last.id,
-            )
-        compared = promote.compare(tgt, work)
-        for table, found in compared.items():
-            if found.staged != expected[table]:
-                raise Failed(
-                    f"{table}: the undo data of promotion {last.id} rebuilds {found.staged}, "
-                    f"not the recorded {expected[table]}; nothing was changed"
-                )
-            log.info(f"plan for {target.name} {table}: {found.plan.as_plan()}")
-            # a rollback never deletes or changes rows in other tables either
-            guards.check_references(
-                tgt,
-                table,
-                work.rel(table),
-                work.stage(table),
-                work.cmp(table),
-                [work.rel(t) for t in work.tables],
-                guards.References(),
-            )
+        _stage(tgt, work, last.id)
+        compared = _check(tgt, work, last.id, expected, target.name)
         if interactive and not yes:
             promote.confirmed(tgt)
         changes = promote.apply(
@@ -119,10 +77,71 @@ def _attempt(settings: Settings, target: Environment, tools, yes: bool, interact
             before={t: c.live for t, c in compared.items()},
             expected=expected,
             keep=settings.int_setting("PROMPTSYNC_KEEP", 10, minimum=1),
-            triggers=triggers,
+            triggers=opened.triggers,
         )
         tgt.commit()
         tgt.close()
         log.info(f"committed: {target.name} is back to its content before promotion {last.id}")
         promote.report(target.name, changes, expected)
         return EXIT_OK
+
+
+def _last_unchanged(tgt: Session, name: str, infos: dict[Table, TableInfo]) -> LastPromotion:
+    """The last promotion, which covered exactly these tables, and left them as they are."""
+    last = last_promotion(tgt)
+    if last is None:
+        raise Refused(f"no promotion is recorded on {name}: nothing to roll back")
+    if {info.rel for info in infos.values()} != set(last.after):
+        raise Refused(
+            f"promotion {last.id} covered {', '.join(sorted(last.after))}; set "
+            "PROMPTSYNC_TABLES (or --table) to exactly those tables to roll it back"
+        )
+    for table, info in infos.items():
+        now = fingerprint(tgt, info.rel)
+        if now != last.after[info.rel]:
+            raise Refused(
+                f"{table} in {name} changed since promotion {last.id} (now {now}, "
+                f"then {last.after[info.rel]}): a rollback would lose that change"
+            )
+    return last
+
+
+def _stage(tgt: Session, work: promote.Work, promotion: int) -> None:
+    """The content before `promotion`, rebuilt from its undo data into the staging tables."""
+    for table in work.tables:
+        tgt.run_file(
+            "rollback_stage.sql",
+            "rebuilding the previous content",
+            rel=work.rel(table),
+            stage=work.stage(table),
+            promotion=promotion,
+        )
+
+
+def _check(
+    tgt: Session,
+    work: promote.Work,
+    promotion: int,
+    expected: dict[Table, Fingerprint],
+    name: str,
+) -> dict[Table, promote.Comparison]:
+    """What was rebuilt is what the promotion recorded it replaced; a rollback never deletes
+    or changes rows in other tables either."""
+    compared = promote.compare(tgt, work)
+    for table, found in compared.items():
+        if found.staged != expected[table]:
+            raise Failed(
+                f"{table}: the undo data of promotion {promotion} rebuilds {found.staged}, "
+                f"not the recorded {expected[table]}; nothing was changed"
+            )
+        log.info(f"plan for {name} {table}: {found.plan.as_plan()}")
+        guards.check_references(
+            tgt,
+            table,
+            work.rel(table),
+            work.stage(table),
+            work.cmp(table),
+            [work.rel(t) for t in work.tables],
+            guards.References(),
+        )
+    return compared

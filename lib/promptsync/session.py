@@ -174,7 +174,7 @@ class Session:
         head, _, rest = sql.partition("\n")
         if re.fullmatch(r"\s*BEGIN\b[^;]*;\s*", head, re.IGNORECASE):
             return f"{head}\n{sql_text('settings.sql')}{rest}"
-        return f"BEGIN;\n{sql_text('settings.sql')}{sql}"
+        return f"BEGIN \\;\n{sql_text('settings.sql')}{sql}"  # one message with the settings
 
     def run(self, sql: str, doing: str = "a query", /, **variables: object) -> list[list[str]]:
         """Run SQL (psql variables set first); return the result rows as lists of fields."""

@@ -92,7 +92,7 @@ class DatabaseSource:
                 self.env,
                 self.session.client,
                 script(
-                    ("signatures.sql", "ledger_find.sql", "hash_list.sql"),
+                    ("signatures.sql", "ledger_find.sql", "row_parts.sql", "hash_list.sql"),
                     snapshot=self.snapshot,
                     rel=info.rel,
                 ),

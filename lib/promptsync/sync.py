@@ -25,7 +25,8 @@ import json
 import sys
 import tempfile
 import time
-from contextlib import ExitStack
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
@@ -211,22 +212,36 @@ def _open_source(job: Job, cleanup: ExitStack) -> Source:
     return sources.DatabaseSource(job.source, job.tools, cleanup)
 
 
+def _open_both(job: Job, cleanup: ExitStack) -> tuple[Source, preflight.Target]:
+    """The source and the target, connected at once (each connection is a good part of a
+    small table's sync); the source's failure is the one said when both fail. A Docker
+    source's checks (is the engine up, the container running?) come before anything else."""
+    if not isinstance(job.source, Environment) or job.source.via_docker:
+        src = _open_source(job, cleanup)
+        return src, preflight.open_target(job.target, job.tools, job.tables, cleanup)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        opening = pool.submit(preflight.open_target, job.target, job.tools, job.tables, cleanup)
+        try:
+            src = _open_source(job, cleanup)
+        except BaseException:
+            with suppress(Exception):
+                opening.result()  # registered for cleanup, or failed too: either way, done
+            raise
+        return src, opening.result()
+
+
 def _preflight(job: Job, cleanup: ExitStack) -> Run:
     """Both sides connected, the target writable and locked for this promotion, the tables
     found on both with compatible columns, the target's triggers and pooler noted."""
     tgt_env = job.target
-    src = _open_source(job, cleanup)
-    tgt, server = preflight.connect(tgt_env, job.tools)
-    cleanup.callback(tgt.abort)
-    preflight.check_writable(tgt_env, server)
+    src, target = _open_both(job, cleanup)
+    tgt, server, infos = target.session, target.server, target.infos
     if src.identity == server.identity:
         raise Refused(
             f"{src.name} and {tgt_env.name} are the same database "
             f"({tgt_env.display}): a sync would read and overwrite one table"
         )
-    preflight.lock(tgt)
-    run = Run(src, tgt, server, src_tables=src.describe(job.tables))
-    infos = preflight.describe_tables(tgt, job.tables)
+    run = Run(src, tgt, server, src_tables=src.describe(job.tables), triggers=target.triggers)
     for table in job.tables:
         guards.check_drift(
             table,
@@ -235,8 +250,6 @@ def _preflight(job: Job, cleanup: ExitStack) -> Run:
             src.columns(table),
             guards.columns(tgt, infos[table].rel),
         )
-    run.triggers = preflight.triggers(tgt, infos)
-    preflight.note_triggers(tgt_env.name, run.triggers)
     preflight.note_pooling(tgt_env, server)
     log.info(
         f"preflight ok: {src.name} {src.how()}; {tgt_env.name} PostgreSQL "
@@ -271,14 +284,13 @@ def _plan(job: Job, run: Run) -> None:
     tgt, work = run.tgt, _work(run)
     run.src.open_snapshot()
     quick = run.src.fingerprints()
-    promote.begin(tgt)
-    promote.find_ledgers(tgt, work)
     run.target_prints = promote.quick_prints(tgt, work, job.target.name)
     run.source_prints = quick.result()
     if run.source_prints == run.target_prints:
         job.expected = run.source_prints
         _say_plan(job, run)
         return
+    promote.begin(tgt)
     lists = run.src.hash_lists()
     promote.list_live(tgt, work)
     if lists is not None:

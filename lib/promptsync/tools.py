@@ -1,4 +1,4 @@
-"""Which pg_dump/psql run for which server, and why (README, "Where it runs").
+"""Which pg_dump/psql run for which server, and why (docs/deploying.md, "Where it runs").
 
 Inside the local container its own tools run (they match its server). For direct connections:
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -68,6 +69,8 @@ def no_processes(monkeypatch: pytest.MonkeyPatch) -> None:
                 monkeypatch.setattr(module, attribute, _NoProcesses(value, where))
             elif any(value is runner for runner in runners):  # from subprocess import run
                 monkeypatch.setattr(module, attribute, _refuse_function(where))
+    # sh is imported where it is used (import sh inside a function): guard that import too
+    monkeypatch.setitem(sys.modules, "sh", _NoProcesses(sh, "an `import sh` in promptsync"))
 
 
 @pytest.fixture(autouse=True)

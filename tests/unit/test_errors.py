@@ -96,7 +96,7 @@ def test_main_maps_errors_to_exit_codes(quiet_environment, monkeypatch, capsys, 
     def run(*_args, **_kwargs):
         raise raised
 
-    monkeypatch.setattr(cli.sync, "run", run)
+    monkeypatch.setattr("promptsync.sync.run", run)
     assert cli.main(["sync", "local", "staging"]) == code
     out, err = capsys.readouterr()
     assert out == ""
@@ -106,7 +106,7 @@ def test_main_maps_errors_to_exit_codes(quiet_environment, monkeypatch, capsys, 
 
 @pytest.mark.parametrize("returned", [0, 1])
 def test_main_returns_the_commands_code(quiet_environment, monkeypatch, returned):
-    monkeypatch.setattr(cli.verify, "verify", lambda settings, names, fast=False: returned)
+    monkeypatch.setattr("promptsync.verify.verify", lambda settings, names, fast=False: returned)
     assert cli.main(["verify"]) == returned
 
 
@@ -119,14 +119,14 @@ def test_main_passes_table_options_to_the_command(quiet_environment, monkeypatch
         seen["fast"] = fast
         return 0
 
-    monkeypatch.setattr(cli.verify, "verify", verify)
+    monkeypatch.setattr("promptsync.verify.verify", verify)
     args = ["--table", "prompts", "--table", "app.x", "verify", "--fast", "prod"]
     assert cli.main(args) == 0
     assert seen == {"tables": ["public.prompts", "app.x"], "names": ["prod"], "fast": True}
 
 
 def test_main_rejects_a_bad_table_option(quiet_environment, monkeypatch, capsys):
-    monkeypatch.setattr(cli.verify, "verify", lambda settings, names: pytest.fail("ran"))
+    monkeypatch.setattr("promptsync.verify.verify", lambda settings, names: pytest.fail("ran"))
     assert cli.main(["--table", "x; drop table y", "verify"]) == 2
     assert "--table" in capsys.readouterr().err
 
@@ -144,7 +144,7 @@ def test_main_passes_sync_options(quiet_environment, monkeypatch):
         )
         return 0
 
-    monkeypatch.setattr(cli.sync, "run", run)
+    monkeypatch.setattr("promptsync.sync.run", run)
     assert cli.main(["sync", "staging", "prod", "--force", "--dry-run", "-y"]) == 0
     assert seen == dict(source="staging", target="prod", force=True, dry_run=True, yes=True)
 

@@ -1,7 +1,8 @@
 """promptsync's Django system check, registered by the app (apps.py): `manage.py check` fails with
 promptsync.E001 when no client here can reach a TLS-only PostgreSQL 18, and the hint is the line
 to add to the build. Django runs it in `check`, `migrate` and `runserver`, so a Render build that
-lacks the client fails there, before the sync (README, "In the application's repository").
+lacks the client fails there, before the sync (docs/deploying.md, "In the application's
+repository").
 
 The management commands of this app skip Django's checks (requires_system_checks = []): a sync
 checks what it needs itself, and an unrelated problem of the project must not stop it."""
