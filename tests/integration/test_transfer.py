@@ -1,5 +1,5 @@
-"""Transfers in proportion to the change (README: How a sync moves rows): the source and the
-target each list (primary key, row hash) once; only the rows that differ travel (delta), or
+"""Transfers in proportion to the change (docs/usage.md, "How the rows travel"): the source and
+the target each list (primary key, row hash) once; only the rows that differ travel (delta), or
 the whole dump when most do. Both paths copy hostile data exactly, say which one ran and how
 many bytes moved, and re-read only the rows a writer changed before the lock."""
 

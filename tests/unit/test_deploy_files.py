@@ -1,6 +1,6 @@
 """The deploy files agree with each other and with the repository: render.yaml, the staging
 workflow, the compose files, the Render build scripts and promptsync.render, the Makefile and
-the README's configuration variables and Render commands.
+the configuration variables (docs/configuration.md) and Render commands (docs/deploying.md).
 No database; the only process started is shellcheck (skipped where it is not installed)."""
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import yaml
 from promptsync import render
 
 ROOT = Path(__file__).resolve().parents[2]
-README = ROOT / "README.md"
+CONFIGURATION = ROOT / "docs" / "configuration.md"
+DEPLOYING = ROOT / "docs" / "deploying.md"
 RENDER = ROOT / "render.yaml"
 WORKFLOW = ROOT / ".github" / "workflows" / "sync-staging.yml"
 COMPOSE = ROOT / "docker" / "docker-compose.yml"
@@ -59,10 +60,10 @@ def make_recipe(target: str) -> str:
 
 
 def design_variables() -> set[str]:
-    """Every variable the README's Configuration section names (`*_DB_SSLMODE` expanded): the
-    names the design contract defines, as documented in the project itself."""
-    text = README.read_text()
-    section = text.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    """Every variable docs/configuration.md's Variables section names (`*_DB_SSLMODE` expanded):
+    the names the design contract defines, as documented in the project itself."""
+    text = CONFIGURATION.read_text()
+    section = text.split("\n## Variables\n", 1)[1].split("\n## ", 1)[0]
     names = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", section))
     if "`*_DB_SSLMODE`" in section:
         names |= {f"{env}_DB_SSLMODE" for env in ("LOCAL", "STAGING", "PROD")}
@@ -129,10 +130,10 @@ def test_the_build_scripts_hand_over_to_promptsync_render(path, command):
     assert "install_promptsync" in text and "install_app" in text
 
 
-def readme_render_commands() -> list[str]:
-    """Every `python -m promptsync.render ...` command the README's code blocks show."""
+def documented_render_commands() -> list[str]:
+    """Every `python -m promptsync.render ...` command docs/deploying.md's code blocks show."""
     found, fenced = [], False
-    for line in README.read_text().splitlines():
+    for line in DEPLOYING.read_text().splitlines():
         if line.startswith("```"):
             fenced = not fenced
         elif fenced:
@@ -140,8 +141,8 @@ def readme_render_commands() -> list[str]:
     return found
 
 
-def test_every_render_command_in_the_readme_parses():
-    commands = readme_render_commands()
+def test_every_render_command_in_the_deploying_page_parses():
+    commands = documented_render_commands()
     assert {c.split()[3] for c in commands} == {"build-production", "build-staging", "pre-deploy"}
     for command in commands:
         render.build_parser().parse_args(command.split()[3:])  # SystemExit on a bad option
@@ -182,12 +183,12 @@ def test_render_build_filter_skips_docs_and_frontend_only_changes():
     assert "prompts/**" in by_branch("main")["buildFilter"]["paths"]
 
 
-def test_render_env_vars_are_the_ones_design_md_defines():
+def test_render_env_vars_are_the_documented_ones():
     designed = design_variables()
     assert {"STAGING_DB_PASSWORD", "PROD_DB_HOST", "STAGING_DATABASE_URL"} <= designed
     for service in services().values():
         unknown = set(env_vars(service)) - designed - RENDER_OWN
-        assert not unknown, f"{service['name']}: not in the README: {sorted(unknown)}"
+        assert not unknown, f"{service['name']}: not in docs/configuration.md: {sorted(unknown)}"
 
 
 def test_render_services_have_the_database_settings_they_need():

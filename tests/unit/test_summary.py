@@ -1,6 +1,6 @@
 """The Markdown summary and the one-line outcome (promptsync.summary) from --json documents,
 where promptsync.api publishes them (stdout, GITHUB_STEP_SUMMARY, PROMPTSYNC_JSON_FILE), that
-promptsync never imports Django, and that the README shows the example the tests produced."""
+promptsync never imports Django, and that docs/usage.md shows the example the tests produced."""
 
 from __future__ import annotations
 
@@ -261,12 +261,12 @@ WORKFLOW = ROOT / ".github" / "workflows" / "sync-staging.yml"
 START, END = "<!-- summary-example: start -->", "<!-- summary-example: end -->"
 
 
-def test_the_readme_shows_the_summary_example_the_tests_produced():
+def test_the_usage_page_shows_the_summary_example_the_tests_produced():
     """tests/integration/test_summary_example.py writes docs/summary-example.md from a real
-    sync and verify; the README quotes it verbatim between the markers."""
-    readme = (ROOT / "README.md").read_text()
-    assert readme.count(START) == 1 and readme.count(END) == 1
-    block = readme.split(START)[1].split(END)[0].strip("\n")
+    sync and verify; docs/usage.md quotes it verbatim between the markers."""
+    usage = (ROOT / "docs" / "usage.md").read_text()
+    assert usage.count(START) == 1 and usage.count(END) == 1
+    block = usage.split(START)[1].split(END)[0].strip("\n")
     quoted = "\n".join(f"> {line}".rstrip() for line in EXAMPLE.read_text().splitlines())
     assert block == quoted
 
