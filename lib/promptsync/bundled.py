@@ -36,7 +36,6 @@ import os
 import shutil
 import stat
 import sys
-import tarfile
 import tempfile
 from pathlib import Path
 
@@ -207,6 +206,8 @@ def _manifest(tar: Path, tree: Path) -> dict[str, str]:
 
 def _archive_hashes(tar: Path, stem: str) -> dict[str, str]:
     """SHA-256 of the CHECKED files as the archive holds them (a link: its target's)."""
+    import tarfile  # here: only unpacking reads the archive
+
     found = {}
     with tarfile.open(tar, "r:gz") as archive_file:
         for name in CHECKED:
@@ -230,6 +231,8 @@ def _write_manifest(tree: Path, hashes: dict[str, str]) -> None:
 
 
 def _unpack(tar: Path, tree: Path) -> None:
+    import tarfile
+
     make_private_dir(tree.parent)
     scratch = Path(tempfile.mkdtemp(prefix=f".{tree.name}.", dir=tree.parent))
     try:

@@ -17,11 +17,15 @@ import json
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from promptsync import changes, output
+from promptsync import output
 from promptsync.config import Table
 from promptsync.preflight import TableInfo
 from promptsync.session import Session
+
+if TYPE_CHECKING:  # imported where a listing renders values: no-op syncs never load it
+    from promptsync import changes
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,8 @@ class TableDiff:
     def _column_lines(
         self, key: tuple[str, ...], cols: list[str], context: int, color: bool
     ) -> list[str]:
+        from promptsync import changes  # here: only a listing with values renders them
+
         old, new = self.values.get(key, (None, None))
         if old is None or new is None:
             return []
@@ -155,6 +161,8 @@ def _hashes(side: Side, buckets: list[str]) -> dict[str, str]:
 
 def value(kind: str, values: dict, column: str) -> changes.Value:
     """A column's value as changes.py takes it, from diff_values.sql's row."""
+    from promptsync import changes
+
     return changes.from_listing(kind, values.get(column))
 
 

@@ -15,7 +15,6 @@ import re
 import signal
 import subprocess
 import threading
-import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -103,7 +102,7 @@ class Session:
         self._stderr: deque[str] = deque(maxlen=200)
         self._count = 0
         self._in_transaction = False
-        self._token = uuid.uuid4().hex
+        self._token = os.urandom(16).hex()
         self.proc = spawn_psql(env, client)
         self._reader = threading.Thread(target=self._drain, daemon=True)
         self._reader.start()

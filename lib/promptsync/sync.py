@@ -3,9 +3,11 @@
 A sync is a sequence of named steps over one `Run` (what the steps so far found), in one psql
 session on the target whose transaction holds everything until COMMIT:
 
-  preflight  connect both sides, lock the target's promotions, compare the schemas
-  plan       the source lists (key, row hash) in its exported snapshot while the target lists
-             its live rows; the plan joins the two lists and the target's ledger
+  preflight  connect both sides at once, lock the target's promotions, compare the schemas
+  plan       each side's row count and checksum, where its ledger vouches for the rows it
+             recorded (equal: nothing to do, no row listed); otherwise the source lists (key,
+             row hash) in its exported snapshot while the target lists its live rows, and the
+             plan joins the two lists and the target's ledger
   lock       writers of the target wait from here to COMMIT (readers never); rows written
              since the listing are read again
   transfer   the rows to write travel into staging tables: only those (delta: COPY (SELECT ...
