@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from promptsync import argv, guards, log, pooler
 from promptsync.config import Environment, Table
@@ -333,27 +333,29 @@ def note_pooling(env: Environment, server: Server) -> None:
 @dataclass
 class Target:
     """A target a promotion may write: connected, writable, its promotions locked to this
-    session, its tables described and their user triggers noted."""
+    session; then (describe) its tables looked up and their user triggers noted."""
 
+    env: Environment
     session: Session
     server: Server
-    infos: dict[Table, TableInfo]
-    triggers: dict[Table, list[Trigger]]
+    infos: dict[Table, TableInfo] = field(default_factory=dict)
+    triggers: dict[Table, list[Trigger]] = field(default_factory=dict)
+
+    def describe(self, tables: tuple[Table, ...]) -> Target:
+        self.infos = describe_tables(self.session, tables)
+        self.triggers = triggers(self.session, self.infos)
+        note_triggers(self.env.name, self.triggers)
+        return self
 
 
-def open_target(
-    env: Environment, tools: Tools, tables: tuple[Table, ...], cleanup: ExitStack
-) -> Target:
+def open_target(env: Environment, tools: Tools, cleanup: ExitStack) -> Target:
     """The preflight a sync and a rollback share; the session is aborted when `cleanup`
     closes unless it committed."""
     session, server = connect(env, tools)
     cleanup.callback(session.abort)
     check_writable(env, server)
     lock(session)
-    infos = describe_tables(session, tables)
-    found = triggers(session, infos)
-    note_triggers(env.name, found)
-    return Target(session, server, infos, found)
+    return Target(env, session, server)
 
 
 def check_one_session(env: Environment, server: Server, role: str) -> None:

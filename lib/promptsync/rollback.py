@@ -53,10 +53,14 @@ def _attempt(settings: Settings, target: Environment, tools, yes: bool, interact
     """The steps of a sync, where the source is the target's own undo data: preflight, plan
     (the promotion to undo, unchanged since), lock, stage, check, guard, apply, commit."""
     with ExitStack() as cleanup:
-        opened = preflight.open_target(target, tools, settings.tables, cleanup)
-        tgt, infos = opened.session, opened.infos
+        opened = preflight.open_target(target, tools, cleanup)
+        tgt = opened.session
+        last = last_promotion(tgt)
+        if last is None:
+            raise Refused(f"no promotion is recorded on {target.name}: nothing to roll back")
+        infos = opened.describe(settings.tables).infos
         preflight.check_privileges(tgt, infos)
-        last = _last_unchanged(tgt, target.name, infos)
+        _check_unchanged(tgt, target.name, infos, last)
         expected = {t: last.before[infos[t].rel] for t in infos}
         log.info(
             f"rolling back promotion {last.id} ({last.kind} from {last.source}) to "
@@ -86,11 +90,10 @@ def _attempt(settings: Settings, target: Environment, tools, yes: bool, interact
         return EXIT_OK
 
 
-def _last_unchanged(tgt: Session, name: str, infos: dict[Table, TableInfo]) -> LastPromotion:
-    """The last promotion, which covered exactly these tables, and left them as they are."""
-    last = last_promotion(tgt)
-    if last is None:
-        raise Refused(f"no promotion is recorded on {name}: nothing to roll back")
+def _check_unchanged(
+    tgt: Session, name: str, infos: dict[Table, TableInfo], last: LastPromotion
+) -> None:
+    """The last promotion covered exactly these tables, and left them as they are."""
     if {info.rel for info in infos.values()} != set(last.after):
         raise Refused(
             f"promotion {last.id} covered {', '.join(sorted(last.after))}; set "
@@ -103,7 +106,6 @@ def _last_unchanged(tgt: Session, name: str, infos: dict[Table, TableInfo]) -> L
                 f"{table} in {name} changed since promotion {last.id} (now {now}, "
                 f"then {last.after[info.rel]}): a rollback would lose that change"
             )
-    return last
 
 
 def _stage(tgt: Session, work: promote.Work, promotion: int) -> None:

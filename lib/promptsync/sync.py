@@ -209,20 +209,28 @@ def _attempt(job: Job) -> int:
 
 
 def _open_source(job: Job, cleanup: ExitStack) -> Source:
+    """The source, its tables looked up (a table it lacks is said before the target's)."""
     if isinstance(job.source, str):
-        return sources.FileSource(job.source, job.tables)
-    return sources.DatabaseSource(job.source, job.tools, cleanup)
+        src: Source = sources.FileSource(job.source, job.tables)
+    else:
+        src = sources.DatabaseSource(job.source, job.tools, cleanup)
+    src.describe(job.tables)
+    return src
 
 
 def _open_both(job: Job, cleanup: ExitStack) -> tuple[Source, preflight.Target]:
     """The source and the target, connected at once (each connection is a good part of a
     small table's sync); the source's failure is the one said when both fail. A Docker
     source's checks (is the engine up, the container running?) come before anything else."""
+
+    def open_target() -> preflight.Target:
+        return preflight.open_target(job.target, job.tools, cleanup).describe(job.tables)
+
     if not isinstance(job.source, Environment) or job.source.via_docker:
         src = _open_source(job, cleanup)
-        return src, preflight.open_target(job.target, job.tools, job.tables, cleanup)
+        return src, open_target()
     with ThreadPoolExecutor(max_workers=1) as pool:
-        opening = pool.submit(preflight.open_target, job.target, job.tools, job.tables, cleanup)
+        opening = pool.submit(open_target)
         try:
             src = _open_source(job, cleanup)
         except BaseException:
@@ -243,7 +251,7 @@ def _preflight(job: Job, cleanup: ExitStack) -> Run:
             f"{src.name} and {tgt_env.name} are the same database "
             f"({tgt_env.display}): a sync would read and overwrite one table"
         )
-    run = Run(src, tgt, server, src_tables=src.describe(job.tables), triggers=target.triggers)
+    run = Run(src, tgt, server, src_tables=src.infos, triggers=target.triggers)
     for table in job.tables:
         guards.check_drift(
             table,
