@@ -16,12 +16,17 @@ import json
 import os
 import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from promptsync import bundled
 
 FILE = "tools.json"
 _answers: dict[str, dict] | None = None  # loaded once per process
+
+
+T = TypeVar("T")
 
 
 def _places() -> list[Path]:
@@ -99,3 +104,13 @@ def _save(answers: dict[str, dict]) -> None:
     except OSError:
         if scratch:
             Path(scratch).unlink(missing_ok=True)
+
+
+def answer(executable: str, question: str, kind: type[T], ask: Callable[[str], T]) -> T:
+    """The remembered answer of type `kind`, or ask(executable) and remember what it says."""
+    known = get(executable, question)
+    if isinstance(known, kind):
+        return known
+    found = ask(executable)
+    put(executable, question, found)
+    return found

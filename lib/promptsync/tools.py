@@ -210,12 +210,7 @@ def find_tools(pg_bin: str | None = None) -> Tools:
 @functools.cache  # one `--version` per executable and run, however often it is asked
 def version_of(executable: str) -> str:
     """What `executable --version` prints (remembered between runs: toolcache)."""
-    known = toolcache.get(executable, "version")
-    if isinstance(known, str):
-        return known
-    found = _ask_version(executable)
-    toolcache.put(executable, "version", found)
-    return found
+    return toolcache.answer(executable, "version", str, _ask_version)
 
 
 def _ask_version(executable: str) -> str:
@@ -248,12 +243,7 @@ TLS_PROBE = "host=/nonexistent-promptsync-probe port=1 sslmode=require connect_t
 def has_tls(executable: str) -> bool:
     """Whether this pg_dump or psql's libpq was built with TLS (OpenSSL) support (remembered
     between runs: toolcache)."""
-    known = toolcache.get(executable, "tls")
-    if isinstance(known, bool):
-        return known
-    found = _ask_tls(executable)
-    toolcache.put(executable, "tls", found)
-    return found
+    return toolcache.answer(executable, "tls", bool, _ask_tls)
 
 
 def _ask_tls(executable: str) -> bool:
